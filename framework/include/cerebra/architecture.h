@@ -1,0 +1,53 @@
+// Interface of `architecture` components. This header needs torch; include it
+// only where a model is built or trained.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "cerebra/registry.h"
+
+namespace cerebra {
+
+struct LayerGroup {
+  std::string name;                       // "layer4", "head", ...
+  std::vector<std::string> module_prefixes;  // parameter-name prefixes in the group
+};
+
+struct ArchitectureInfo {
+  std::int64_t input_size = 224;  // default square input
+  std::vector<double> mean{0.485, 0.456, 0.406};  // default normalisation
+  std::vector<double> std{0.229, 0.224, 0.225};
+  std::vector<LayerGroup> layer_groups;  // input to output; the head is last
+  std::string gradcam_layer;             // module whose activations Grad-CAM uses
+};
+
+struct ClassifierOutput {
+  torch::Tensor logits;
+  torch::Tensor aux_logits;  // undefined unless the network has an auxiliary head (training only)
+};
+
+// A network split into a feature extractor and a classification head.
+class ClassifierModel : public torch::nn::Module {
+ public:
+  virtual torch::Tensor features(const torch::Tensor& input) = 0;
+  virtual torch::Tensor head(const torch::Tensor& features) = 0;
+  virtual ClassifierOutput forward_all(const torch::Tensor& input) {
+    return {head(features(input)), {}};
+  }
+  torch::Tensor forward(const torch::Tensor& input) { return forward_all(input).logits; }
+};
+
+class Architecture : public Component {
+ public:
+  ~Architecture() override;
+
+  virtual ArchitectureInfo info() const = 0;
+  virtual std::shared_ptr<ClassifierModel> build(std::int64_t num_classes) const = 0;
+};
+
+}  // namespace cerebra

@@ -1,0 +1,85 @@
+// Splits and the image loader. No torch here: batches are plain float buffers
+// (NCHW), which the trainer wraps as tensors without copying.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cerebra/dataset.h"
+#include "cerebra/parameters.h"
+#include "cerebra/transform.h"
+
+namespace cerebra {
+
+struct SplitResult {
+  std::vector<Sample> train, val, test;
+  std::size_t duplicate_groups = 0;  // groups of byte-identical files kept together
+  std::size_t duplicate_files = 0;   // files in those groups
+};
+
+// Stratified, duplicate-aware split. `split` is the pipeline's [split] section
+// (train/val/test fractions, or folds/fold). Samples whose dataset fixes their
+// subset (Sample::subset == "test") go there whatever the fractions say.
+// The same seed gives the same split on any machine.
+SplitResult split_samples(const Dataset& dataset, const std::vector<Sample>& samples,
+                          const Parameters& split, std::uint64_t seed);
+
+// Writes "file,class,split" rows (CSV, quoted as needed).
+void write_split_manifest(const std::string& path, const SplitResult& split,
+                          const std::vector<std::string>& class_names);
+
+struct Batch {
+  std::vector<float> images;          // n * channels * height * width, NCHW, RGB order
+  std::vector<std::int64_t> labels;   // n
+  std::vector<std::size_t> indices;   // n, positions in the loader's sample list
+  std::int64_t n = 0, channels = 0, height = 0, width = 0;
+};
+
+struct SkippedFile {
+  std::string id;
+  std::string reason;
+};
+
+struct LoaderOptions {
+  std::size_t batch_size = 32;
+  bool shuffle = false;
+  bool drop_last = false;
+  bool weighted_sampler = false;  // draw classes in equal proportion (training only)
+  std::uint64_t seed = 42;
+  int threads = 0;                // 0: choose for the machine
+  std::string cache = "memory";   // none, memory, disk
+  std::string cache_dir = ".cache/cerebra";
+  bool skip_bad_files = false;    // false: the first bad file stops with an Error naming it
+  int prefetch = 2;
+  int channels = 3;               // images are converted to this many channels
+};
+
+class ImageLoader {
+ public:
+  // `augment` runs only when non-empty (training); `preprocess` is cached.
+  ImageLoader(std::shared_ptr<const Dataset> dataset, std::vector<Sample> samples,
+              std::vector<std::shared_ptr<const Transform>> preprocess,
+              std::vector<std::shared_ptr<const Transform>> augment, LoaderOptions options);
+  ~ImageLoader();
+
+  std::size_t size() const;
+  std::size_t batches_per_epoch() const;
+  const std::vector<Sample>& samples() const;
+
+  // Begins an epoch: order and random augmentation depend only on the seed
+  // and the epoch number, whatever the thread count.
+  void start_epoch(int epoch);
+  // Fills `batch`; false when the epoch is over.
+  bool next(Batch& batch);
+
+  // Files skipped so far (skip_bad_files).
+  std::vector<SkippedFile> skipped() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cerebra

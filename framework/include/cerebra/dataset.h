@@ -1,0 +1,45 @@
+// Interface of `dataset` components: a list of labelled samples and a way to
+// decode each one. No torch here: datasets deal in OpenCV images.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "cerebra/registry.h"
+
+namespace cerebra {
+
+struct Sample {
+  std::string id;      // a file path, or an identifier for generated images
+  int label = -1;      // index into class_names(); -1 when unlabelled
+  std::string subset;  // a split the dataset itself fixes ("test" for a Testing/ folder), or ""
+};
+
+class Dataset : public Component {
+ public:
+  ~Dataset() override;
+
+  virtual std::vector<std::string> class_names() const = 0;
+  // Index of the positive class for two-class figures, or -1.
+  virtual int positive_class() const { return -1; }
+  // Every sample. Throws Error naming the path for a missing root or an empty
+  // class folder.
+  virtual std::vector<Sample> samples() const = 0;
+  // The decoded image: 8-bit, 1 or 3 channels (BGR). Throws Error naming the
+  // sample when it cannot be read. The default reads `sample.id` as a file.
+  virtual cv::Mat load(const Sample& sample) const;
+  // Identifies the content (byte-identical files give the same value). The
+  // default hashes the file's bytes.
+  virtual std::string fingerprint(const Sample& sample) const;
+};
+
+// Reads any image OpenCV can decode (grayscale, RGB, RGBA, 16-bit, palette)
+// and returns 8-bit gray or BGR. Throws Error naming the file and the problem.
+cv::Mat read_image(const std::string& path);
+
+// Hex digest of a file's bytes (64-bit FNV-1a over the content plus its size).
+std::string hash_file(const std::string& path);
+
+}  // namespace cerebra

@@ -1,0 +1,59 @@
+// Finds and loads plugin libraries. Libraries are never unloaded: objects,
+// std::functions and exception types created by a plugin may live as long as
+// the process, so the code behind them must too.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cerebra/registry.h"
+
+namespace cerebra {
+
+enum class PluginStatus {
+  Loaded,
+  CannotOpen,        // dlopen failed; message has the system's reason
+  NotAPlugin,        // no cerebra_plugin_descriptor symbol
+  AbiMismatch,       // expected vs found ABI version
+  RegisterThrew,     // the exception text
+  DuplicateComponent // both files named
+};
+
+const char* to_string(PluginStatus status);
+
+struct PluginRecord {
+  std::string file;  // absolute path
+  PluginStatus status = PluginStatus::Loaded;
+  std::string message;  // one line naming the file and the problem, when not loaded
+  std::string name, version, description;
+  std::vector<std::string> components;  // "kind/name" registered by this plugin
+};
+
+struct PluginSearchOptions {
+  std::vector<std::string> extra_paths;  // --plugin-path, searched first
+  bool use_environment = true;            // CEREBRA_PLUGIN_PATH
+  bool use_default_path = true;           // the build's (or installation's) plugin folder
+};
+
+class PluginLoader {
+ public:
+  explicit PluginLoader(Registry& registry) : registry_(registry) {}
+
+  // Folders searched, in order, from the options.
+  static std::vector<std::string> search_path(const PluginSearchOptions& options);
+
+  // Loads every plugin library (*.so) found in the search path. Failures are
+  // recorded, not thrown.
+  void load_all(const PluginSearchOptions& options);
+  // Loads one file; the record says how it went.
+  const PluginRecord& load(const std::string& file);
+
+  const std::vector<PluginRecord>& records() const { return records_; }
+  std::vector<const PluginRecord*> failures() const;
+
+ private:
+  Registry& registry_;
+  std::vector<PluginRecord> records_;
+};
+
+}  // namespace cerebra

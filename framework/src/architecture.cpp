@@ -1,0 +1,7 @@
+#include "cerebra/architecture.h"
+
+namespace cerebra {
+
+Architecture::~Architecture() = default;
+
+}  // namespace cerebra

@@ -1,0 +1,84 @@
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "cerebra/dataset.h"
+#include "cerebra/metric.h"
+#include "cerebra/transform.h"
+
+namespace cerebra {
+
+Dataset::~Dataset() = default;
+Transform::~Transform() = default;
+Metric::~Metric() = default;
+
+cv::Mat Dataset::load(const Sample& sample) const { return read_image(sample.id); }
+
+std::string Dataset::fingerprint(const Sample& sample) const { return hash_file(sample.id); }
+
+namespace {
+std::vector<unsigned char> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot open: " + std::strerror(errno));
+  std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw Error(path + ": read failed: " + std::strerror(errno));
+  return bytes;
+}
+}  // namespace
+
+cv::Mat read_image(const std::string& path) {
+  std::vector<unsigned char> bytes = read_bytes(path);
+  if (bytes.empty()) throw Error(path + ": empty file (0 bytes), not an image");
+  cv::Mat image;
+  try {
+    image = cv::imdecode(bytes, cv::IMREAD_UNCHANGED | cv::IMREAD_IGNORE_ORIENTATION);
+  } catch (const cv::Exception& error) {
+    throw Error(path + ": cannot decode image: " + error.msg);
+  }
+  if (image.empty()) {
+    throw Error(path + ": not a readable image (unknown format, truncated or corrupt; " +
+                std::to_string(bytes.size()) + " bytes)");
+  }
+  // 16-bit and float images are scaled to 8 bits over their own range, so a
+  // 12-bit scan stored in 16 bits is not nearly black.
+  if (image.depth() != CV_8U) {
+    double low = 0, high = 0;
+    cv::minMaxLoc(image.reshape(1), &low, &high);
+    cv::Mat scaled;
+    double scale = high > low ? 255.0 / (high - low) : 1.0;
+    image.convertTo(scaled, CV_8U, scale, -low * scale);
+    image = scaled;
+  }
+  switch (image.channels()) {
+    case 1:
+    case 3: return image;
+    case 2: {
+      cv::Mat gray;
+      cv::extractChannel(image, gray, 0);
+      return gray;
+    }
+    case 4: {
+      cv::Mat bgr;
+      cv::cvtColor(image, bgr, cv::COLOR_BGRA2BGR);
+      return bgr;
+    }
+    default:
+      throw Error(fmt::format("{}: unsupported image with {} channels", path, image.channels()));
+  }
+}
+
+std::string hash_file(const std::string& path) {
+  std::vector<unsigned char> bytes = read_bytes(path);
+  std::uint64_t hash = 1469598103934665603ull;
+  for (unsigned char byte : bytes) {
+    hash ^= byte;
+    hash *= 1099511628211ull;
+  }
+  return fmt::format("{:016x}-{}", hash, bytes.size());
+}
+
+}  // namespace cerebra

@@ -1,0 +1,19 @@
+#include "cerebra/host.h"
+
+#ifndef CEREBRA_VERSION
+#define CEREBRA_VERSION "0.0.0"
+#endif
+
+namespace cerebra {
+
+const char* version() { return CEREBRA_VERSION; }
+
+Host::Host(const HostOptions& options) : loader_(registry_) {
+  PluginSearchOptions search;
+  search.extra_paths = options.plugin_paths;
+  search.use_environment = options.use_environment;
+  search.use_default_path = options.use_default_path;
+  loader_.load_all(search);
+}
+
+}  // namespace cerebra

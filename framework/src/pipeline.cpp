@@ -1,0 +1,471 @@
+#include "cerebra/pipeline.h"
+
+#include <algorithm>
+#include <cmath>
+#include <regex>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace cerebra {
+
+namespace {
+
+std::vector<SectionSpec> make_sections() {
+  std::vector<SectionSpec> sections;
+  auto settings = [&](const std::string& name, const std::string& doc) -> Schema& {
+    SectionSpec section;
+    section.name = name;
+    section.doc = doc;
+    sections.push_back(std::move(section));
+    return sections.back().schema;
+  };
+  auto component = [&](const std::string& name, const std::string& kind, bool list,
+                       bool required, const std::string& doc) {
+    SectionSpec section;
+    section.name = name;
+    section.doc = doc;
+    section.shape = list ? SectionSpec::Shape::ComponentList : SectionSpec::Shape::Component;
+    section.component_kind = kind;
+    section.required = required;
+    sections.push_back(std::move(section));
+  };
+
+  {
+    Schema& s = settings("run", "What the run is called, where it goes and what it runs on");
+    s.add_string("name", "", "Run name; empty takes the pipeline file's name");
+    s.add_int("seed", 42, "Seed for splits, initialisation, sampling and augmentation")
+        .range(0, 4294967295.0);
+    s.add_path("output", "runs", "Folder that receives the run directory");
+    s.add_string("device", "auto", "auto, cpu, cuda or cuda:N");
+    s.add_int("threads", 0, "Intra-op compute threads; 0 chooses by measurement for this machine")
+        .range(0, 256);
+  }
+  component("dataset", kinds::dataset, false, true, "Where the images come from");
+  {
+    Schema& s = settings("split", "How the dataset is divided (stratified, duplicate-aware)");
+    s.add_float("train", 0.7, "Fraction of images for training").range(0, 1);
+    s.add_float("val", 0.15, "Fraction of images for validation").range(0, 1);
+    s.add_float("test", 0.15, "Fraction of images for the test split").range(0, 1);
+    s.add_int("folds", 0, "k for k-fold cross-validation; 0 uses the fractions above")
+        .range(0, 100);
+    s.add_int("fold", 0, "Which fold is the validation fold when folds > 0").range(0, 99);
+  }
+  component("preprocess", kinds::transform, true, false,
+            "Deterministic stages, applied once per image and cached");
+  component("augment", kinds::transform, true, false,
+            "Random stages, applied to training images only, every epoch");
+  {
+    Schema& s = settings("loader", "How images are decoded, cached and batched");
+    s.add_int("threads", 0, "Decoding threads; 0 chooses for this machine").range(0, 256);
+    s.add_string("cache", "memory", "Cache preprocessed images: none, memory or disk")
+        .one_of({"none", "memory", "disk"});
+    s.add_path("cache_dir", ".cache/cerebra", "Folder for the disk cache");
+    s.add_string("on_bad_file", "stop", "stop at the first unreadable image, or skip and list it")
+        .one_of({"stop", "skip"});
+    s.add_int("prefetch", 2, "Batches prepared ahead of the trainer").range(0, 64);
+  }
+  component("model", kinds::architecture, false, true, "The network to train");
+  {
+    Schema& s = settings("transfer", "Starting weights and which layers train");
+    s.add_string("mode", "scratch", "scratch, feature_extract, fine_tune or full")
+        .one_of({"scratch", "feature_extract", "fine_tune", "full"});
+    s.add_path("weights", "", "Published weights (.pth or .safetensors) or a run's checkpoint");
+    s.add_int("trainable_groups", 1, "With fine_tune: how many of the last layer groups train")
+        .range(0, 1000);
+    s.add_bool("allow_scratch", false,
+               "Train from scratch when the weights file is missing instead of stopping");
+  }
+  {
+    Schema& s = settings("training", "Optimisation");
+    s.add_int("epochs", 10, "Passes over the training split").range(1, 100000);
+    s.add_int("batch_size", 32, "Images per step").range(1, 65536);
+    s.add_string("optimizer", "adam", "adam, adamw or sgd").one_of({"adam", "adamw", "sgd"});
+    s.add_float("learning_rate", 1e-3, "Learning rate of the head (and backbone unless set)")
+        .range(0, 10);
+    s.add_float("backbone_learning_rate", -1, "Backbone learning rate; -1 uses learning_rate")
+        .range(-1, 10);
+    s.add_float("weight_decay", 0, "L2 weight decay").range(0, 1);
+    s.add_float("momentum", 0.9, "SGD momentum").range(0, 1);
+    s.add_bool("nesterov", false, "Nesterov momentum with SGD");
+    s.add_string("schedule", "none", "none, step, cosine or plateau")
+        .one_of({"none", "step", "cosine", "plateau"});
+    s.add_int("step_size", 10, "Epochs between decays with the step schedule").range(1, 100000);
+    s.add_float("gamma", 0.1, "Decay factor for step and plateau schedules").range(0, 1);
+    s.add_int("plateau_patience", 3, "Epochs without improvement before plateau decays")
+        .range(0, 100000);
+    s.add_int("warmup_epochs", 0, "Linear warm-up epochs before the schedule").range(0, 100000);
+    s.add_float("label_smoothing", 0, "Cross-entropy label smoothing").range(0, 1);
+    s.add_string("class_balance", "none", "none, weighted_sampler or loss_weights")
+        .one_of({"none", "weighted_sampler", "loss_weights"});
+    s.add_string("monitor", "val_accuracy",
+                 "Validation figure that picks the best checkpoint and drives early stopping");
+    s.add_int("early_stopping_patience", 0, "Stop after this many epochs without improvement; 0 never")
+        .range(0, 100000);
+    s.add_float("aux_loss_weight", 0.4, "Weight of auxiliary logits in the loss (InceptionV3)")
+        .range(0, 10);
+    s.add_bool("amp", true, "Automatic mixed precision on CUDA");
+    s.add_bool("channels_last", false, "Channels-last memory format for convolutions");
+  }
+  {
+    Schema& s = settings("evaluation", "What is measured on validation and test splits");
+    s.add_strings("metrics", {"accuracy", "precision", "sensitivity", "specificity", "f1"},
+                  "Metric components to report")
+        .names_components(kinds::metric);
+    s.add_int("bootstrap", 0, "Bootstrap resamples for 95% confidence intervals; 0 for none")
+        .range(0, 100000);
+    s.add_int("bootstrap_seed", 7, "Seed of the bootstrap resampling").range(0, 4294967295.0);
+  }
+  return sections;
+}
+
+std::string section_header(const std::string& name) { return "[" + name + "]"; }
+
+}  // namespace
+
+const std::vector<SectionSpec>& pipeline_sections() {
+  static const std::vector<SectionSpec> sections = make_sections();
+  return sections;
+}
+
+const SectionSpec* find_section(const std::string& name) {
+  for (const auto& section : pipeline_sections()) {
+    if (section.name == name) return &section;
+  }
+  return nullptr;
+}
+
+Parameters resolve_parameters(const ConfigNode& table, const Schema& schema,
+                              const Registry* registry,
+                              const std::vector<std::string>& reserved_keys,
+                              std::vector<Diagnostic>& diagnostics) {
+  Parameters parameters = Parameters::defaults(schema);
+  auto report = [&](const SourceLocation& where, const std::string& message) {
+    diagnostics.push_back({where, message});
+  };
+
+  for (const auto& [key, node] : table.entries) {
+    if (std::find(reserved_keys.begin(), reserved_keys.end(), key) != reserved_keys.end()) continue;
+    const ParameterSpec* spec = schema.find(key);
+    if (!spec) {
+      std::vector<std::string> valid = schema.names();
+      std::string message = "unknown key '" + key + "'";
+      std::string closest = closest_match(key, valid);
+      if (!closest.empty()) message += " (did you mean '" + closest + "'?)";
+      message += "; valid keys: " + join(valid);
+      report(node.where, message);
+      continue;
+    }
+    auto wrong_type = [&](const ConfigNode& found) {
+      report(found.where, fmt::format("'{}': expected {}, found {}", key, to_string(spec->type),
+                                      found.type_name()));
+    };
+    auto check_number = [&](double number, const SourceLocation& where) {
+      if (!std::isfinite(number) || (spec->minimum && number < *spec->minimum) ||
+          (spec->maximum && number > *spec->maximum)) {
+        report(where, fmt::format("'{}': {} is out of range {}", key, number,
+                                  spec->describe_constraint()));
+        return false;
+      }
+      return true;
+    };
+    auto check_string = [&](const std::string& text, const SourceLocation& where) {
+      if (!spec->choices.empty() &&
+          std::find(spec->choices.begin(), spec->choices.end(), text) == spec->choices.end()) {
+        std::string message = fmt::format("'{}': \"{}\" is not one of {}", key, text, join(spec->choices));
+        std::string closest = closest_match(text, spec->choices);
+        if (!closest.empty()) message += " (did you mean '" + closest + "'?)";
+        report(where, message);
+        return false;
+      }
+      if (!spec->component_kind.empty() && registry &&
+          !registry->try_find(spec->component_kind, text)) {
+        auto available = registry->names(spec->component_kind);
+        std::string message = fmt::format("'{}': unknown {} '{}'", key, spec->component_kind, text);
+        std::string closest = closest_match(text, available);
+        if (!closest.empty()) message += " (did you mean '" + closest + "'?)";
+        message += "; available: " + join(available);
+        report(where, message);
+        return false;
+      }
+      return true;
+    };
+
+    switch (spec->type) {
+      case ParameterType::Bool:
+        if (node.kind != ConfigNode::Kind::Bool) { wrong_type(node); break; }
+        parameters.set(key, node.boolean);
+        break;
+      case ParameterType::Int:
+        if (node.kind != ConfigNode::Kind::Int) { wrong_type(node); break; }
+        if (check_number(static_cast<double>(node.integer), node.where)) parameters.set(key, node.integer);
+        break;
+      case ParameterType::Float: {
+        double number;
+        if (node.kind == ConfigNode::Kind::Float) number = node.floating;
+        else if (node.kind == ConfigNode::Kind::Int) number = static_cast<double>(node.integer);
+        else { wrong_type(node); break; }
+        if (check_number(number, node.where)) parameters.set(key, number);
+        break;
+      }
+      case ParameterType::String:
+      case ParameterType::Path:
+        if (node.kind != ConfigNode::Kind::String) { wrong_type(node); break; }
+        if (check_string(node.string, node.where)) parameters.set(key, node.string);
+        break;
+      case ParameterType::NumberList: {
+        if (node.kind != ConfigNode::Kind::Array) { wrong_type(node); break; }
+        std::vector<double> numbers;
+        bool ok = true;
+        for (const auto& item : node.items) {
+          double number;
+          if (item.kind == ConfigNode::Kind::Float) number = item.floating;
+          else if (item.kind == ConfigNode::Kind::Int) number = static_cast<double>(item.integer);
+          else {
+            report(item.where, fmt::format("'{}': expected a number in the list, found {}", key, item.type_name()));
+            ok = false;
+            continue;
+          }
+          ok = check_number(number, item.where) && ok;
+          numbers.push_back(number);
+        }
+        if (ok) parameters.set(key, numbers);
+        break;
+      }
+      case ParameterType::StringList: {
+        if (node.kind != ConfigNode::Kind::Array) { wrong_type(node); break; }
+        std::vector<std::string> strings;
+        bool ok = true;
+        for (const auto& item : node.items) {
+          if (item.kind != ConfigNode::Kind::String) {
+            report(item.where, fmt::format("'{}': expected a string in the list, found {}", key, item.type_name()));
+            ok = false;
+            continue;
+          }
+          ok = check_string(item.string, item.where) && ok;
+          strings.push_back(item.string);
+        }
+        if (ok) parameters.set(key, strings);
+        break;
+      }
+    }
+  }
+  for (const auto& spec : schema.parameters()) {
+    if (spec.required() && !table.find(spec.name)) {
+      report(table.where, "missing required value '" + spec.name + "' (" + to_string(spec.type) +
+                              ": " + spec.doc + ")");
+    }
+  }
+  return parameters;
+}
+
+namespace {
+
+std::optional<ComponentConfig> resolve_component(const ConfigNode& table, const SectionSpec& section,
+                                                 const std::string& label, const Registry& registry,
+                                                 std::vector<Diagnostic>& diagnostics) {
+  if (!table.is_table()) {
+    diagnostics.push_back({table.where, label + ": expected a table, found " + table.type_name()});
+    return std::nullopt;
+  }
+  const ConfigNode* type = table.find("type");
+  if (!type) {
+    auto available = registry.names(section.component_kind);
+    diagnostics.push_back({table.where, label + ": missing required value 'type' (which " +
+                                            section.component_kind + "; available: " +
+                                            join(available) + ")"});
+    return std::nullopt;
+  }
+  if (type->kind != ConfigNode::Kind::String) {
+    diagnostics.push_back({type->where, label + ": 'type': expected string, found " + type->type_name()});
+    return std::nullopt;
+  }
+  const ComponentInfo* info = registry.try_find(section.component_kind, type->string);
+  if (!info) {
+    auto available = registry.names(section.component_kind);
+    std::string message = label + ": unknown " + section.component_kind + " '" + type->string + "'";
+    std::string closest = closest_match(type->string, available);
+    if (!closest.empty()) message += " (did you mean '" + closest + "'?)";
+    message += "; available: " + join(available);
+    diagnostics.push_back({type->where, message});
+    return std::nullopt;
+  }
+  std::vector<Diagnostic> own;
+  ComponentConfig config;
+  config.kind = section.component_kind;
+  config.name = info->name;
+  config.where = table.where;
+  config.parameters = resolve_parameters(table, info->schema, &registry, {"type"}, own);
+  for (auto& diagnostic : own) {
+    diagnostic.message = label + " (" + info->name + "): " + diagnostic.message;
+    diagnostics.push_back(std::move(diagnostic));
+  }
+  return config;
+}
+
+}  // namespace
+
+Pipeline resolve_pipeline(const ConfigNode& root, const Registry& registry) {
+  Pipeline pipeline;
+  pipeline.source_file = root.where.file;
+  std::vector<Diagnostic> diagnostics;
+
+  std::vector<std::string> section_names;
+  for (const auto& section : pipeline_sections()) section_names.push_back(section.name);
+  for (const auto& [key, node] : root.entries) {
+    if (find_section(key)) continue;
+    std::string message = "unknown section '" + key + "'";
+    std::string closest = closest_match(key, section_names);
+    if (!closest.empty()) message += " (did you mean '" + closest + "'?)";
+    message += "; valid sections: " + join(section_names);
+    diagnostics.push_back({node.where, message});
+  }
+
+  for (const auto& section : pipeline_sections()) {
+    const ConfigNode* node = root.find(section.name);
+    const std::string label = section_header(section.name);
+    switch (section.shape) {
+      case SectionSpec::Shape::Settings: {
+        ConfigNode empty;
+        empty.where = root.where;
+        if (node && !node->is_table()) {
+          diagnostics.push_back({node->where, label + ": expected a table, found " + node->type_name()});
+          node = nullptr;
+        }
+        std::vector<Diagnostic> own;
+        pipeline.settings[section.name] =
+            resolve_parameters(node ? *node : empty, section.schema, &registry, {}, own);
+        for (auto& diagnostic : own) {
+          diagnostic.message = label + ": " + diagnostic.message;
+          diagnostics.push_back(std::move(diagnostic));
+        }
+        break;
+      }
+      case SectionSpec::Shape::Component: {
+        if (!node) {
+          if (section.required) {
+            diagnostics.push_back({root.where, "missing section " + label + " (a " +
+                                                  section.component_kind + ": " +
+                                                  join(registry.names(section.component_kind)) + ")"});
+          }
+          break;
+        }
+        auto config = resolve_component(*node, section, label, registry, diagnostics);
+        if (config) {
+          (section.name == "dataset" ? pipeline.dataset : pipeline.model) = std::move(*config);
+        }
+        break;
+      }
+      case SectionSpec::Shape::ComponentList: {
+        if (!node) break;
+        if (!node->is_array()) {
+          diagnostics.push_back({node->where, label + ": expected a list of tables ([[" +
+                                                  section.name + "]]), found " + node->type_name()});
+          break;
+        }
+        auto& list = section.name == "preprocess" ? pipeline.preprocess : pipeline.augment;
+        for (std::size_t i = 0; i < node->items.size(); ++i) {
+          auto config = resolve_component(node->items[i], section,
+                                           "[[" + section.name + "]] #" + std::to_string(i + 1),
+                                           registry, diagnostics);
+          if (config) list.push_back(std::move(*config));
+        }
+        break;
+      }
+    }
+  }
+
+  // Checks that span keys.
+  if (auto it = pipeline.settings.find("run"); it != pipeline.settings.end() && it->second.has("device")) {
+    static const std::regex device_pattern("auto|cpu|cuda(:[0-9]+)?");
+    const std::string& device = it->second.get_string("device");
+    if (!std::regex_match(device, device_pattern)) {
+      const ConfigNode* run = root.find("run");
+      const ConfigNode* node = run ? run->find("device") : nullptr;
+      diagnostics.push_back({node ? node->where : root.where,
+                             "[run]: 'device': \"" + device + "\" is not auto, cpu, cuda or cuda:N"});
+    }
+  }
+  if (auto it = pipeline.settings.find("split"); it != pipeline.settings.end()) {
+    const Parameters& split = it->second;
+    if (split.has("train") && split.has("val") && split.has("test") && split.has("folds") &&
+        split.get_int("folds") == 0) {
+      double total = split.get_float("train") + split.get_float("val") + split.get_float("test");
+      if (std::fabs(total - 1.0) > 1e-6) {
+        const ConfigNode* node = root.find("split");
+        diagnostics.push_back({node ? node->where : root.where,
+                               fmt::format("[split]: train + val + test must be 1, found {}", total)});
+      }
+    }
+  }
+
+  if (!diagnostics.empty()) throw ConfigError(std::move(diagnostics));
+  return pipeline;
+}
+
+Pipeline load_pipeline(const std::string& path, const std::vector<std::string>& overrides,
+                       const Registry& registry) {
+  ConfigNode root = load_config_file(path);
+  apply_overrides(root, overrides);
+  Pipeline pipeline = resolve_pipeline(root, registry);
+  pipeline.source_file = path;
+  return pipeline;
+}
+
+const Parameters& Pipeline::section(const std::string& name) const {
+  auto it = settings.find(name);
+  if (it == settings.end()) throw Error("pipeline has no section [" + name + "]");
+  return it->second;
+}
+
+std::string Pipeline::to_toml() const {
+  std::string out = "# Resolved pipeline: every default filled in.\n";
+  auto write_parameters = [&](const Parameters& parameters) {
+    for (const auto& [key, value] : parameters.values()) {
+      out += key + " = " + format_value(value) + "\n";
+    }
+  };
+  auto write_component = [&](const std::string& header, const ComponentConfig& component) {
+    out += "\n" + header + "\n";
+    out += "type = " + format_value(Value(component.name)) + "\n";
+    write_parameters(component.parameters);
+  };
+  for (const auto& section : pipeline_sections()) {
+    switch (section.shape) {
+      case SectionSpec::Shape::Settings:
+        out += "\n[" + section.name + "]\n";
+        write_parameters(this->section(section.name));
+        break;
+      case SectionSpec::Shape::Component: {
+        const ComponentConfig& component = section.name == "dataset" ? dataset : model;
+        if (!component.name.empty()) write_component("[" + section.name + "]", component);
+        break;
+      }
+      case SectionSpec::Shape::ComponentList:
+        for (const auto& component : section.name == "preprocess" ? preprocess : augment) {
+          write_component("[[" + section.name + "]]", component);
+        }
+        break;
+    }
+  }
+  return out;
+}
+
+nlohmann::json Pipeline::to_json() const {
+  nlohmann::json j;
+  auto component_json = [](const ComponentConfig& component) {
+    nlohmann::json c = component.parameters.to_json();
+    c["type"] = component.name;
+    return c;
+  };
+  for (const auto& [name, parameters] : settings) j[name] = parameters.to_json();
+  if (!dataset.name.empty()) j["dataset"] = component_json(dataset);
+  if (!model.name.empty()) j["model"] = component_json(model);
+  j["preprocess"] = nlohmann::json::array();
+  for (const auto& c : preprocess) j["preprocess"].push_back(component_json(c));
+  j["augment"] = nlohmann::json::array();
+  for (const auto& c : augment) j["augment"].push_back(component_json(c));
+  return j;
+}
+
+}  // namespace cerebra
