@@ -60,7 +60,13 @@ ConfigNode convert(const toml::node& node, const std::string& file) {
   if (const auto* table = node.as_table()) {
     out.kind = ConfigNode::Kind::Table;
     for (const auto& [key, child] : *table) {
-      out.entries.emplace_back(std::string(key.str()), convert(child, file));
+      ConfigNode converted = convert(child, file);
+      const auto& key_begin = key.source().begin;
+      converted.key_where = key_begin.line > 0
+                                ? SourceLocation{file, static_cast<int>(key_begin.line),
+                                                 static_cast<int>(key_begin.column)}
+                                : converted.where;
+      out.entries.emplace_back(std::string(key.str()), std::move(converted));
     }
     // toml++ keeps keys sorted; file order reads better in messages and output.
     std::stable_sort(out.entries.begin(), out.entries.end(), [](const auto& a, const auto& b) {
@@ -227,7 +233,7 @@ void apply_overrides(ConfigNode& root, const std::vector<std::string>& overrides
       value.string = raw;
     }
     auto mark = [&](ConfigNode& node, auto& self) -> void {
-      node.where = SourceLocation{source, 0, 0};
+      node.where = node.key_where = SourceLocation{source, 0, 0};
       for (auto& item : node.items) self(item, self);
       for (auto& entry : node.entries) self(entry.second, self);
     };

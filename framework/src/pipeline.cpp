@@ -153,7 +153,7 @@ Parameters resolve_parameters(const ConfigNode& table, const Schema& schema,
       std::string closest = closest_match(key, valid);
       if (!closest.empty()) message += " (did you mean '" + closest + "'?)";
       message += "; valid keys: " + join(valid);
-      report(node.where, message);
+      report(node.key_where, message);
       continue;
     }
     auto wrong_type = [&](const ConfigNode& found) {
@@ -318,7 +318,7 @@ Pipeline resolve_pipeline(const ConfigNode& root, const Registry& registry) {
     std::string closest = closest_match(key, section_names);
     if (!closest.empty()) message += " (did you mean '" + closest + "'?)";
     message += "; valid sections: " + join(section_names);
-    diagnostics.push_back({node.where, message});
+    diagnostics.push_back({node.key_where, message});
   }
 
   for (const auto& section : pipeline_sections()) {
@@ -394,7 +394,7 @@ Pipeline resolve_pipeline(const ConfigNode& root, const Registry& registry) {
       if (std::fabs(total - 1.0) > 1e-6) {
         const ConfigNode* node = root.find("split");
         diagnostics.push_back({node ? node->where : root.where,
-                               fmt::format("[split]: train + val + test must be 1, found {}", total)});
+                               fmt::format("[split]: train + val + test must be 1, found {:.6g}", total)});
       }
     }
   }

@@ -44,7 +44,9 @@ struct CommandResult {
 // Runs a shell command and captures what it prints.
 inline CommandResult run_command(const std::string& command) {
   CommandResult result;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  // Captures stderr too, unless the command redirects it itself.
+  const bool own_redirect = command.find("2>") != std::string::npos;
+  FILE* pipe = popen((own_redirect ? command : command + " 2>&1").c_str(), "r");
   if (!pipe) return result;
   std::array<char, 4096> buffer{};
   std::size_t read = 0;

@@ -21,7 +21,8 @@ struct ConfigNode {
   std::string string;
   std::vector<ConfigNode> items;                          // Array
   std::vector<std::pair<std::string, ConfigNode>> entries;  // Table, in file order
-  SourceLocation where;
+  SourceLocation where;      // where the value starts
+  SourceLocation key_where;  // where the key naming it starts (table entries)
 
   bool is_table() const { return kind == Kind::Table; }
   bool is_array() const { return kind == Kind::Array; }

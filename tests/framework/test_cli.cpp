@@ -1,0 +1,128 @@
+// The `cerebra` command as a user runs it.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_support.h"
+
+using cerebra::testing::run_command;
+using cerebra::testing::TempDir;
+using cerebra::testing::write_text;
+
+namespace {
+std::string cli() { return std::string("env -u CEREBRA_PLUGIN_PATH ") + CEREBRA_CLI; }
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+}  // namespace
+
+TEST(Cli, VersionAndHelp) {
+  auto version = run_command(cli() + " --version");
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_TRUE(contains(version.output, "cerebra 0.")) << version.output;
+  for (const char* verb : {"list", "inspect", "validate", "run"}) {
+    auto help = run_command(cli() + " " + verb + " --help");
+    EXPECT_EQ(help.exit_code, 0) << verb;
+    EXPECT_TRUE(contains(help.output, std::string("cerebra ") + verb)) << help.output;
+    EXPECT_TRUE(contains(help.output, "--plugin-path")) << help.output;
+  }
+}
+
+TEST(Cli, BadUsageExitsWithTwo) {
+  EXPECT_EQ(run_command(cli()).exit_code, 2);
+  auto unknown = run_command(cli() + " frobnicate");
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_TRUE(contains(unknown.output, "unknown command 'frobnicate'")) << unknown.output;
+  EXPECT_EQ(run_command(cli() + " inspect").exit_code, 2);
+  EXPECT_EQ(run_command(cli() + " list --no-such-option").exit_code, 2);
+  auto kind = run_command(cli() + " list architectur");
+  EXPECT_EQ(kind.exit_code, 2);
+  EXPECT_TRUE(contains(kind.output, "did you mean 'architecture'?")) << kind.output;
+}
+
+TEST(Cli, ListJsonIsValidAndNamesEveryComponentWithItsPluginFile) {
+  auto result = run_command(cli() + " list --json");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  auto json = nlohmann::json::parse(result.output);
+  ASSERT_TRUE(json.is_array());
+  ASSERT_FALSE(json.empty());
+  std::set<std::string> kinds;
+  for (const auto& component : json) {
+    kinds.insert(component.at("kind").get<std::string>());
+    EXPECT_FALSE(component.at("name").get<std::string>().empty());
+    EXPECT_TRUE(contains(component.at("plugin_file").get<std::string>(), CEREBRA_PLUGIN_DIR));
+    EXPECT_TRUE(component.at("parameters").is_array());
+  }
+  EXPECT_EQ(kinds, (std::set<std::string>{"architecture", "dataset", "metric", "transform"}));
+}
+
+TEST(Cli, ListPluginsShowsSkippedPluginsAndWhy) {
+  auto result = run_command(cli() + " list plugins --plugin-path " CEREBRA_TEST_PLUGIN_DIR);
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(contains(result.output, "ABI version mismatch")) << result.output;
+  EXPECT_TRUE(contains(result.output, "expected ABI version 1, found 999")) << result.output;
+  EXPECT_TRUE(contains(result.output, "register threw")) << result.output;
+  EXPECT_TRUE(contains(result.output, "libcerebra_test_text.so")) << result.output;
+  EXPECT_TRUE(contains(result.output, "transform/test_invert")) << result.output;
+
+  auto json = nlohmann::json::parse(
+      run_command(cli() + " list plugins --json --plugin-path " CEREBRA_TEST_PLUGIN_DIR + std::string(" 2>/dev/null")).output);
+  int skipped = 0;
+  for (const auto& plugin : json) skipped += plugin.at("loaded").get<bool>() ? 0 : 1;
+  EXPECT_EQ(skipped, 5);
+}
+
+TEST(Cli, AFailedPluginWarnsButStrictMakesItFatal) {
+  auto lenient = run_command(cli() + " list --plugin-path " CEREBRA_TEST_PLUGIN_DIR);
+  EXPECT_EQ(lenient.exit_code, 0);
+  EXPECT_TRUE(contains(lenient.output, "warning: ")) << lenient.output;
+  EXPECT_TRUE(contains(lenient.output, "(plugin skipped)")) << lenient.output;
+  EXPECT_TRUE(contains(lenient.output, "test_invert")) << lenient.output;
+
+  auto strict = run_command(cli() + " list --strict --plugin-path " CEREBRA_TEST_PLUGIN_DIR);
+  EXPECT_EQ(strict.exit_code, 3);
+  EXPECT_TRUE(contains(strict.output, "error: ")) << strict.output;
+}
+
+TEST(Cli, PluginPathFromTheEnvironment) {
+  auto result = run_command(std::string("CEREBRA_PLUGIN_PATH=") + CEREBRA_TEST_PLUGIN_DIR + " " +
+                            CEREBRA_CLI + " list transform 2>/dev/null");
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_TRUE(contains(result.output, "test_invert")) << result.output;
+}
+
+TEST(Cli, InspectShowsParametersAsTextAndJson) {
+  auto text = run_command(cli() + " inspect test_invert --plugin-path " CEREBRA_TEST_PLUGIN_DIR " 2>/dev/null");
+  EXPECT_EQ(text.exit_code, 0) << text.output;
+  EXPECT_TRUE(contains(text.output, "level")) << text.output;
+  EXPECT_TRUE(contains(text.output, "[0, 255]")) << text.output;
+  EXPECT_TRUE(contains(text.output, "one of full, half")) << text.output;
+
+  auto json = nlohmann::json::parse(
+      run_command(cli() + " inspect transform/test_invert --json --plugin-path " CEREBRA_TEST_PLUGIN_DIR " 2>/dev/null").output);
+  EXPECT_EQ(json.at("name"), "test_invert");
+  EXPECT_EQ(json.at("parameters").at(0).at("default"), 255);
+  EXPECT_EQ(json.at("parameters").at(0).at("maximum"), 255.0);
+
+  auto section = run_command(cli() + " inspect training");
+  EXPECT_EQ(section.exit_code, 0);
+  EXPECT_TRUE(contains(section.output, "learning_rate")) << section.output;
+
+  auto missing = run_command(cli() + " inspect test_invrt --plugin-path " CEREBRA_TEST_PLUGIN_DIR " 2>&1");
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_TRUE(contains(missing.output, "did you mean 'test_invert'?")) << missing.output;
+}
+
+TEST(Cli, ValidateReportsProblemsWithPositionsAndExitsTwo) {
+  TempDir dir;
+  write_text(dir.file("bad.toml"), "[dataset]\ntype = \"synthetic\"\n[model]\ntype = \"cnn\"\n[training]\nepochs = 0\n");
+  auto result = run_command(cli() + " validate " + dir.file("bad.toml"));
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_TRUE(contains(result.output, dir.file("bad.toml") + ":6:10: [training]: 'epochs': 0 is out of range"))
+      << result.output;
+  EXPECT_TRUE(contains(result.output, "1 problem")) << result.output;
+
+  auto fixed = run_command(cli() + " validate " + dir.file("bad.toml") + " --set training.epochs=2");
+  EXPECT_EQ(fixed.exit_code, 0) << fixed.output;
+  EXPECT_TRUE(contains(fixed.output, "valid")) << fixed.output;
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs every test. This is the README's test command and
+# what CI runs.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+tools/setup.sh
+tools/build.sh
+# Real-data tests read the shared datasets when they are there.
+if [ -z "${CEREBRA_DATA:-}" ] && [ -d "$root/../shared/datasets" ]; then
+  export CEREBRA_DATA="$root/../shared/datasets"
+fi
+cd "${CEREBRA_BUILD_DIR:-build}"
+ctest --output-on-failure --parallel "$(nproc)" --timeout 900
