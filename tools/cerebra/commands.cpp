@@ -8,6 +8,7 @@
 
 #include "cerebra/host.h"
 #include "cerebra/pipeline.h"
+#include "cerebra/run.h"
 #include "table.h"
 
 namespace cerebra::cli {
@@ -204,11 +205,30 @@ int command_validate(const CommonOptions& common, const std::string& pipeline_fi
 }
 
 int command_run(const CommonOptions& common, const std::string& pipeline_file,
-                const std::vector<std::string>& overrides) {
-  int code = command_validate(common, pipeline_file, overrides);
-  if (code != kOk) return code;
-  std::cerr << "cerebra run: training is not built yet (see issue 4)\n";
-  return kRunFailed;
+                const std::vector<std::string>& overrides, const std::string& resume_dir) {
+  int exit_code = kOk;
+  auto host = open_host(common, false, exit_code);
+  if (!host) return exit_code;
+  RunOptions options;
+  options.resume_dir = resume_dir;
+  RunResult result;
+  try {
+    if (!resume_dir.empty()) {
+      result = resume_run(resume_dir, host->registry(), options);
+    } else {
+      Pipeline pipeline = load_pipeline(pipeline_file, overrides, host->registry());
+      result = run_pipeline(pipeline, host->registry(), options);
+    }
+  } catch (const ConfigError& error) {
+    for (const auto& diagnostic : error.diagnostics()) std::cerr << diagnostic.to_string() << "\n";
+    return kBadUsage;
+  } catch (const std::exception& error) {
+    std::cerr << "cerebra run: error: " << error.what() << "\n";
+    return kRunFailed;
+  }
+  if (result.status == "failed") return kRunFailed;
+  if (result.status == "interrupted") return 130;
+  return kOk;
 }
 
 }  // namespace cerebra::cli

@@ -19,6 +19,6 @@ int command_inspect(const CommonOptions& common, const std::string& name);
 int command_validate(const CommonOptions& common, const std::string& pipeline,
                      const std::vector<std::string>& overrides);
 int command_run(const CommonOptions& common, const std::string& pipeline,
-                const std::vector<std::string>& overrides);
+                const std::vector<std::string>& overrides, const std::string& resume_dir);
 
 }  // namespace cerebra::cli

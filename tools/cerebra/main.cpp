@@ -52,6 +52,7 @@ int dispatch(const std::string& verb, int argc, char** argv) {
   po::options_description options = common_options(common);
   std::vector<std::string> positional;
   std::vector<std::string> overrides;
+  std::string resume_dir;
   po::positional_options_description positional_spec;
   positional_spec.add("args", -1);
   options.add_options()("args", po::value(&positional), "positional arguments");
@@ -74,11 +75,18 @@ int dispatch(const std::string& verb, int argc, char** argv) {
   } else if (verb == "validate" || verb == "run") {
     options.add_options()("set", po::value(&overrides)->composing(),
                           "override a value: section.key=value (repeatable)");
+    if (verb == "run") {
+      options.add_options()("resume", po::value(&resume_dir)->value_name("RUN_DIR"),
+                            "continue a stopped run from its last checkpoint");
+    }
     synopsis = verb == "validate"
                    ? "cerebra validate PIPELINE.toml [--set section.key=value]...\n\n"
                      "Validates the pipeline and exits 0, or prints every problem (exit 2)."
-                   : "cerebra run PIPELINE.toml [--set section.key=value]...\n\n"
-                     "Validates the pipeline, then trains and evaluates it into a run directory.";
+                   : "cerebra run PIPELINE.toml [--set section.key=value]...\n"
+                     "       cerebra run --resume RUN_DIR\n\n"
+                     "Validates the pipeline, then trains and evaluates it into a run directory\n"
+                     "(resolved pipeline, split, metrics.jsonl, checkpoints, summary.json).\n"
+                     "Ctrl-C stops after the current batch; --resume continues where it stopped.";
     min_args = max_args = 1;
   } else {
     std::cerr << "cerebra: unknown command '" << verb << "'\n\n" << kUsage;
@@ -105,6 +113,7 @@ int dispatch(const std::string& verb, int argc, char** argv) {
     std::cout << "Usage: " << synopsis << "\n\n" << visible << "\n";
     return kOk;
   }
+  if (!resume_dir.empty()) min_args = max_args = 0;
   if (positional.size() < min_args || positional.size() > max_args) {
     std::cerr << "cerebra " << verb << ": expected "
               << (min_args == max_args ? std::to_string(min_args)
@@ -117,7 +126,7 @@ int dispatch(const std::string& verb, int argc, char** argv) {
   if (verb == "list") return command_list(common, first);
   if (verb == "inspect") return command_inspect(common, first);
   if (verb == "validate") return command_validate(common, first, overrides);
-  return command_run(common, first, overrides);
+  return command_run(common, first, overrides, resume_dir);
 }
 
 }  // namespace

@@ -1,0 +1,97 @@
+// The study's proposed CNN, exactly as described: 64x64x3 input; three 3x3
+// convolutions (32, 32, 64 filters, no padding) each followed by ReLU and 2x2
+// max-pooling; flatten (6*6*64 = 2304); dense 64 + ReLU; dropout; dense to the
+// class count. Softmax is applied at inference by the trainer, not here, so
+// the loss can work on logits.
+#include <cerebra/architecture.h>
+#include <cerebra/plugin_abi.h>
+
+namespace {
+
+namespace nn = torch::nn;
+
+class CnnModel : public cerebra::ClassifierModel {
+ public:
+  CnnModel(std::int64_t num_classes, double dropout, std::int64_t input_size) {
+    conv1_ = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(3, 32, 3)));
+    conv2_ = register_module("conv2", nn::Conv2d(nn::Conv2dOptions(32, 32, 3)));
+    conv3_ = register_module("conv3", nn::Conv2d(nn::Conv2dOptions(32, 64, 3)));
+    std::int64_t side = input_size;
+    for (int block = 0; block < 3; ++block) side = (side - 2) / 2;
+    TORCH_CHECK(side >= 1, "cnn: input size ", input_size, " is too small (at least 22)");
+    fc1_ = register_module("fc1", nn::Linear(64 * side * side, 64));
+    dropout_ = register_module("dropout", nn::Dropout(dropout));
+    fc2_ = register_module("fc2", nn::Linear(64, num_classes));
+
+    // Initialisation as in the Keras model the study describes: he_uniform on
+    // the second and third convolutions, Keras' default glorot_uniform
+    // elsewhere, zero biases.
+    torch::NoGradGuard no_grad;
+    nn::init::xavier_uniform_(conv1_->weight);
+    nn::init::kaiming_uniform_(conv2_->weight, 0, torch::kFanIn, torch::kReLU);
+    nn::init::kaiming_uniform_(conv3_->weight, 0, torch::kFanIn, torch::kReLU);
+    nn::init::xavier_uniform_(fc1_->weight);
+    nn::init::xavier_uniform_(fc2_->weight);
+    for (auto* bias : {&conv1_->bias, &conv2_->bias, &conv3_->bias, &fc1_->bias, &fc2_->bias}) {
+      bias->zero_();
+    }
+  }
+
+  torch::Tensor features(const torch::Tensor& input) override {
+    auto x = torch::max_pool2d(torch::relu(conv1_->forward(input)), 2);
+    x = torch::max_pool2d(torch::relu(conv2_->forward(x)), 2);
+    x = torch::max_pool2d(torch::relu(conv3_->forward(x)), 2);
+    return x.flatten(1);
+  }
+
+  torch::Tensor head(const torch::Tensor& features) override {
+    return fc2_->forward(dropout_->forward(torch::relu(fc1_->forward(features))));
+  }
+
+ private:
+  nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, conv3_{nullptr};
+  nn::Linear fc1_{nullptr}, fc2_{nullptr};
+  nn::Dropout dropout_{nullptr};
+};
+
+class Cnn : public cerebra::Architecture {
+ public:
+  explicit Cnn(const cerebra::Parameters& parameters)
+      : dropout_(parameters.get_float("dropout")), input_size_(parameters.get_int("input_size")) {}
+
+  cerebra::ArchitectureInfo info() const override {
+    cerebra::ArchitectureInfo info;
+    info.input_size = input_size_;
+    info.mean = {0.0, 0.0, 0.0};  // the study rescales to [0, 1] only
+    info.std = {1.0, 1.0, 1.0};
+    info.layer_groups = {{"block1", {"conv1"}},
+                         {"block2", {"conv2"}},
+                         {"block3", {"conv3"}},
+                         {"head", {"fc1", "fc2"}}};
+    info.gradcam_layer = "conv3";
+    return info;
+  }
+
+  std::shared_ptr<cerebra::ClassifierModel> build(std::int64_t num_classes) const override {
+    return std::make_shared<CnnModel>(num_classes, dropout_, input_size_);
+  }
+
+ private:
+  double dropout_;
+  std::int64_t input_size_;
+};
+
+void register_components(cerebra::Registry& registry) {
+  cerebra::Schema schema;
+  schema.add_float("dropout", 0.3, "Dropout before the last dense layer").range(0, 0.99);
+  schema.add_int("input_size", 64, "Square input side the network is built for (the study: 64)")
+      .range(22, 1024);
+  registry.add<Cnn>(cerebra::kinds::architecture, "cnn",
+                    "The study's proposed CNN: 3 conv blocks (32/32/64), dense 64, dropout",
+                    schema);
+}
+
+}  // namespace
+
+CEREBRA_PLUGIN("cnn", "1.0.0", "The proposed CNN of the transfer-learning study",
+               register_components)

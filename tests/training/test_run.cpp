@@ -1,0 +1,160 @@
+// End to end through the `cerebra` command on the built-in synthetic data.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+using cerebra::testing::run_command;
+using cerebra::testing::TempDir;
+using cerebra::testing::write_text;
+using nlohmann::json;
+
+namespace {
+
+const char* kPipeline = R"([run]
+name = "tiny"
+seed = 7
+threads = 1
+
+[dataset]
+type = "synthetic"
+classes = 2
+count = 160
+image_size = 32
+
+[[preprocess]]
+type = "resize"
+size = 32
+
+[[augment]]
+type = "random_flip"
+
+[model]
+type = "cnn"
+input_size = 32
+
+[training]
+epochs = 3
+batch_size = 16
+)";
+
+std::string cli() { return std::string("env -u CEREBRA_PLUGIN_PATH ") + CEREBRA_CLI; }
+
+fs::path only_run(const fs::path& output) {
+  std::vector<fs::path> runs;
+  for (const auto& entry : fs::directory_iterator(output)) runs.push_back(entry.path());
+  EXPECT_EQ(runs.size(), 1u);
+  return runs.empty() ? fs::path() : runs[0];
+}
+
+std::vector<json> read_metrics(const fs::path& run) {
+  std::vector<json> lines;
+  std::ifstream in(run / "metrics.jsonl");
+  for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
+  return lines;
+}
+
+json read_json(const fs::path& file) {
+  std::ifstream in(file);
+  return json::parse(in);
+}
+
+}  // namespace
+
+TEST(Run, WritesACompleteRunDirectory) {
+  TempDir dir;
+  write_text(dir.file("tiny.toml"), kPipeline);
+  auto result = run_command(cli() + " run " + dir.file("tiny.toml") + " --set run.output=" + dir.file("runs"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  fs::path run = only_run(dir.file("runs"));
+  for (const char* file : {"pipeline.toml", "split.csv", "metrics.jsonl", "summary.json",
+                           "checkpoints/best.pt", "checkpoints/last.pt", "eval/predictions_test.csv"}) {
+    EXPECT_TRUE(fs::exists(run / file)) << file;
+  }
+  // No temporary files are left behind.
+  for (const auto& entry : fs::recursive_directory_iterator(run)) {
+    EXPECT_EQ(entry.path().extension(), entry.path().extension() == ".tmp" ? ".none" : entry.path().extension());
+  }
+  auto metrics = read_metrics(run);
+  ASSERT_EQ(metrics.size(), 3u);
+  for (const char* key : {"epoch", "train_loss", "val_loss", "val_accuracy", "val_f1", "learning_rate",
+                          "images_per_second", "seconds"}) {
+    EXPECT_TRUE(metrics[0].contains(key)) << key;
+  }
+  json summary = read_json(run / "summary.json");
+  EXPECT_EQ(summary["status"], "completed");
+  EXPECT_EQ(summary["epochs_completed"], 3);
+  EXPECT_EQ(summary["split"]["train"].get<int>() + summary["split"]["val"].get<int>() +
+                summary["split"]["test"].get<int>(),
+            160);
+  double accuracy = summary["test"]["metrics"]["accuracy"]["value"].get<double>();
+  EXPECT_GE(accuracy, 0.0);
+  EXPECT_LE(accuracy, 1.0);
+  // The resolved pipeline names every default and reads back.
+  std::ifstream resolved(run / "pipeline.toml");
+  std::string text((std::istreambuf_iterator<char>(resolved)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("learning_rate = 0.001"), std::string::npos) << text;
+  EXPECT_EQ(run_command(cli() + " validate " + (run / "pipeline.toml").string()).exit_code, 0);
+}
+
+TEST(Run, TheSameSeedGivesTheSameMetricsAndResumeContinuesExactly) {
+  TempDir dir;
+  write_text(dir.file("tiny.toml"), kPipeline);
+  // A: three epochs in one go.
+  ASSERT_EQ(run_command(cli() + " run " + dir.file("tiny.toml") + " --set run.output=" + dir.file("a")).exit_code, 0);
+  // B: one epoch, then the resolved pipeline is extended to three and resumed.
+  ASSERT_EQ(run_command(cli() + " run " + dir.file("tiny.toml") + " --set run.output=" + dir.file("b") +
+                        " --set training.epochs=1").exit_code, 0);
+  // C: the same three epochs again.
+  ASSERT_EQ(run_command(cli() + " run " + dir.file("tiny.toml") + " --set run.output=" + dir.file("c")).exit_code, 0);
+  fs::path a = only_run(dir.file("a")), b = only_run(dir.file("b")), c = only_run(dir.file("c"));
+
+  auto metrics_a = read_metrics(a), metrics_c = read_metrics(c);
+  ASSERT_EQ(metrics_a.size(), 3u);
+  ASSERT_EQ(metrics_c.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(metrics_a[i]["train_loss"], metrics_c[i]["train_loss"]) << "epoch " << i + 1;
+    EXPECT_EQ(metrics_a[i]["val_loss"], metrics_c[i]["val_loss"]) << "epoch " << i + 1;
+  }
+
+  std::ifstream in(b / "pipeline.toml");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto at = text.find("epochs = 1\n");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 11, "epochs = 3\n");
+  write_text((b / "pipeline.toml").string(), text);
+  auto resumed = run_command(cli() + " run --resume " + b.string());
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resuming after epoch 1"), std::string::npos) << resumed.output;
+  auto metrics_b = read_metrics(b);
+  ASSERT_EQ(metrics_b.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_NEAR(metrics_a[i]["train_loss"].get<double>(), metrics_b[i]["train_loss"].get<double>(), 1e-6)
+        << "epoch " << i + 1;
+    EXPECT_NEAR(metrics_a[i]["val_loss"].get<double>(), metrics_b[i]["val_loss"].get<double>(), 1e-6)
+        << "epoch " << i + 1;
+  }
+}
+
+TEST(Run, ErrorsBeforeTrainingNameTheProblem) {
+  TempDir dir;
+  write_text(dir.file("bad.toml"), std::string(kPipeline) + "[[preprocess]]\ntype = \"random_flip\"\n");
+  auto result = run_command(cli() + " run " + dir.file("bad.toml") + " --set run.output=" + dir.file("runs"));
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_NE(result.output.find("[[preprocess]] #2 (random_flip): a random stage in the wrong section"),
+            std::string::npos)
+      << result.output;
+
+  auto missing = run_command(cli() + " run --resume " + dir.file("nowhere"));
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.output.find("not a run directory"), std::string::npos) << missing.output;
+
+  auto weights = run_command(cli() + " run " + dir.file("bad.toml") + " --set run.output=" + dir.file("runs") +
+                             " --set transfer.weights=" + dir.file("missing.pth"));
+  EXPECT_EQ(weights.exit_code, 1);
+}
