@@ -28,11 +28,30 @@ std::vector<unsigned char> read_bytes(const std::string& path) {
   if (in.bad()) throw Error(path + ": read failed: " + std::strerror(errno));
   return bytes;
 }
+// libjpeg decodes a JPEG cut short without failing: it warns and fills the
+// missing rows with gray, so a truncated download would train as a real scan.
+// Entropy-coded data cannot contain a marker (0xFF is always stuffed), so a
+// complete file has an end-of-image marker (FF D9) after its last
+// start-of-scan (FF DA); an EXIF thumbnail's own markers come before both.
+bool jpeg_is_truncated(const std::vector<unsigned char>& bytes) {
+  if (bytes.size() < 4 || bytes[0] != 0xFF || bytes[1] != 0xD8) return false;
+  std::size_t last_scan = 0, last_end = 0;
+  for (std::size_t i = 2; i + 1 < bytes.size(); ++i) {
+    if (bytes[i] != 0xFF) continue;
+    if (bytes[i + 1] == 0xDA) last_scan = i;
+    else if (bytes[i + 1] == 0xD9) last_end = i;
+  }
+  return last_scan != 0 && last_end < last_scan;
+}
 }  // namespace
 
 cv::Mat read_image(const std::string& path) {
   std::vector<unsigned char> bytes = read_bytes(path);
   if (bytes.empty()) throw Error(path + ": empty file (0 bytes), not an image");
+  if (jpeg_is_truncated(bytes)) {
+    throw Error(path + ": truncated JPEG (no end-of-image marker after the last scan; " +
+                std::to_string(bytes.size()) + " bytes)");
+  }
   cv::Mat image;
   try {
     image = cv::imdecode(bytes, cv::IMREAD_UNCHANGED | cv::IMREAD_IGNORE_ORIENTATION);

@@ -17,12 +17,22 @@ struct SplitResult {
   std::vector<Sample> train, val, test;
   std::size_t duplicate_groups = 0;  // groups of byte-identical files kept together
   std::size_t duplicate_files = 0;   // files in those groups
+  // Groups whose identical files carry different labels; each such group follows
+  // the label of its first file (by id) for stratification.
+  std::size_t conflicting_groups = 0;
 };
 
 // Stratified, duplicate-aware split. `split` is the pipeline's [split] section
 // (train/val/test fractions, or folds/fold). Samples whose dataset fixes their
-// subset (Sample::subset == "test") go there whatever the fractions say.
-// The same seed gives the same split on any machine.
+// subset (Sample::subset == "test") go there whatever the fractions say; the
+// other samples are then divided between train and val in the ratio
+// train:val, so a fixed test set is never topped up from the training data.
+// With folds = k > 0 the non-test groups are dealt into k class-balanced folds;
+// fold `fold` is val and the others train.
+// Byte-identical files (same Dataset::fingerprint) always share a split; a
+// group holding a fixed test sample goes to test whole.
+// The same seed gives the same split on any machine (own PRNG, samples
+// ordered by id first). Each output list is sorted by id.
 SplitResult split_samples(const Dataset& dataset, const std::vector<Sample>& samples,
                           const Parameters& split, std::uint64_t seed);
 
@@ -42,6 +52,22 @@ struct SkippedFile {
   std::string reason;
 };
 
+// One transform of a pipeline together with what identifies it: the registry
+// name and the resolved parameters (every default filled in). The disk cache
+// keys on these, so a changed stage never serves a stale image.
+struct Stage {
+  std::string name;
+  Parameters parameters;
+  std::shared_ptr<const Transform> transform;
+};
+
+// Creates the transform `name` from the registry; `parameters` may omit
+// defaults, which the stage records filled in.
+Stage make_stage(const Registry& registry, const std::string& name, const Parameters& parameters);
+
+// What threads = 0 resolves to on this machine.
+int default_loader_threads();
+
 struct LoaderOptions {
   std::size_t batch_size = 32;
   bool shuffle = false;
@@ -49,7 +75,7 @@ struct LoaderOptions {
   bool weighted_sampler = false;  // draw classes in equal proportion (training only)
   std::uint64_t seed = 42;
   int threads = 0;                // 0: choose for the machine
-  std::string cache = "memory";   // none, memory, disk
+  std::string cache = "memory";   // none, memory, disk (disk also keeps the memory cache)
   std::string cache_dir = ".cache/cerebra";
   bool skip_bad_files = false;    // false: the first bad file stops with an Error naming it
   int prefetch = 2;
@@ -59,6 +85,11 @@ struct LoaderOptions {
 class ImageLoader {
  public:
   // `augment` runs only when non-empty (training); `preprocess` is cached.
+  ImageLoader(std::shared_ptr<const Dataset> dataset, std::vector<Sample> samples,
+              std::vector<Stage> preprocess, std::vector<Stage> augment, LoaderOptions options);
+  // Bare transforms carry no name or parameters, so nothing identifies them in
+  // a disk cache key: with cache = "disk" this constructor throws an Error
+  // asking for Stages (make_stage).
   ImageLoader(std::shared_ptr<const Dataset> dataset, std::vector<Sample> samples,
               std::vector<std::shared_ptr<const Transform>> preprocess,
               std::vector<std::shared_ptr<const Transform>> augment, LoaderOptions options);
@@ -74,8 +105,10 @@ class ImageLoader {
   // Fills `batch`; false when the epoch is over.
   bool next(Batch& batch);
 
-  // Files skipped so far (skip_bad_files).
+  // Files skipped so far (skip_bad_files), each once, in the order found.
   std::vector<SkippedFile> skipped() const;
+  // Decoding threads in use (threads = 0 resolved).
+  int threads() const;
 
  private:
   struct Impl;

@@ -42,4 +42,17 @@ cv::Mat read_image(const std::string& path);
 // Hex digest of a file's bytes (64-bit FNV-1a over the content plus its size).
 std::string hash_file(const std::string& path);
 
+// Helpers for folder-based dataset plugins.
+
+// True when the extension (case-insensitive) is one OpenCV decodes: jpg, jpeg,
+// jpe, png, bmp, dib, tif, tiff, webp, pgm, ppm, pbm, pnm, jp2, sr, ras.
+bool is_image_file(const std::string& path);
+// Image files directly inside `folder` (not recursive; hidden files skipped),
+// sorted by their byte string so the order is the same on every machine.
+// Throws Error naming the folder when it is missing or is not a folder.
+std::vector<std::string> list_image_files(const std::string& folder);
+// Where a dataset's `root` parameter points: an absolute path as it is; a
+// relative one under $CEREBRA_DATA when that is set, else under ./datasets/.
+std::string resolve_dataset_root(const std::string& root);
+
 }  // namespace cerebra

@@ -1,6 +1,8 @@
 // Interface of `transform` components: one image in, one image out.
 #pragma once
 
+#include <cmath>
+#include <cstdint>
 #include <random>
 
 #include <opencv2/core.hpp>
@@ -19,5 +21,30 @@ class Transform : public Component {
   virtual bool is_random() const = 0;
   virtual cv::Mat apply(const cv::Mat& image, std::mt19937_64& rng) const = 0;
 };
+
+// Portable draws from the loader's generator. std::mt19937_64 is specified
+// bit for bit, but std::uniform_*_distribution and std::normal_distribution
+// are not: they give different numbers on different standard libraries, so a
+// run would not reproduce elsewhere. Transforms use these instead.
+inline double random_uniform(std::mt19937_64& rng, double low, double high) {
+  // 53 random bits -> [0, 1)
+  return low + (high - low) * static_cast<double>(rng() >> 11) * (1.0 / 9007199254740992.0);
+}
+inline bool random_chance(std::mt19937_64& rng, double probability) {
+  return random_uniform(rng, 0.0, 1.0) < probability;
+}
+// Integer in [low, high], both included.
+inline std::int64_t random_int(std::mt19937_64& rng, std::int64_t low, std::int64_t high) {
+  if (high <= low) return low;
+  auto span = static_cast<std::uint64_t>(high - low) + 1;
+  return low + static_cast<std::int64_t>(rng() % span);  // bias negligible for image sizes
+}
+// Standard normal (Box-Muller; one value per call keeps the stream simple).
+inline double random_normal(std::mt19937_64& rng) {
+  double u1 = random_uniform(rng, 0.0, 1.0);
+  double u2 = random_uniform(rng, 0.0, 1.0);
+  if (u1 < 1e-300) u1 = 1e-300;
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+}
 
 }  // namespace cerebra

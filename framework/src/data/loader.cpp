@@ -1,0 +1,597 @@
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+
+#include "cerebra/data.h"
+#include "seeding.h"
+#include "worker_pool.h"
+
+namespace cerebra {
+
+namespace fs = std::filesystem;
+
+Stage make_stage(const Registry& registry, const std::string& name, const Parameters& parameters) {
+  const ComponentInfo& info = registry.find(kinds::transform, name);
+  Stage stage;
+  stage.name = name;
+  stage.parameters = Parameters::defaults(info.schema);
+  for (const auto& [key, value] : parameters.values()) stage.parameters.set(key, value);
+  std::unique_ptr<Transform> transform =
+      registry.create_as<Transform>(kinds::transform, name, stage.parameters);
+  stage.transform = std::shared_ptr<const Transform>(std::move(transform));
+  return stage;
+}
+
+int default_loader_threads() {
+  // Decoding and the trainer share the cores. On small machines every core
+  // decodes: decoding only happens in the first epoch (later epochs read the
+  // cache), and prefetching overlaps it with training. On larger machines one
+  // core stays with the trainer, and beyond 8 JPEG decoders the disk and
+  // memory bandwidth, not the cores, set the pace.
+  unsigned hardware = std::thread::hardware_concurrency();
+  if (hardware == 0) hardware = 1;
+  int threads = hardware <= 2 ? static_cast<int>(hardware) : static_cast<int>(hardware) - 1;
+  return std::clamp(threads, 1, 8);
+}
+
+namespace {
+
+std::vector<Stage> bare_stages(std::vector<std::shared_ptr<const Transform>> transforms) {
+  std::vector<Stage> stages;
+  for (auto& transform : transforms) {
+    Stage stage;
+    stage.transform = std::move(transform);
+    stages.push_back(std::move(stage));
+  }
+  return stages;
+}
+
+std::string stage_label(const Stage& stage, std::size_t position) {
+  return stage.name.empty() ? fmt::format("#{}", position + 1) : "'" + stage.name + "'";
+}
+
+std::uint64_t fnv1a(const std::string& text, std::uint64_t hash) {
+  for (unsigned char byte : text) {
+    hash ^= byte;
+    hash *= 1099511628211ull;
+  }
+  return hash;
+}
+
+// What an image's pixels turn into, in NCHW float, RGB order.
+struct Converted {
+  std::vector<float> pixels;
+  int height = 0, width = 0;
+};
+
+Converted to_planar_rgb(const cv::Mat& image, int channels, const std::string& id) {
+  cv::Mat source = image;
+  if (source.channels() == 4) {
+    // Transforms may hand back BGRA; alpha carries nothing for a scan.
+    std::vector<cv::Mat> planes;
+    cv::split(source, planes);
+    planes.resize(3);
+    cv::merge(planes, source);
+  }
+  if (source.channels() != 1 && source.channels() != 3) {
+    throw Error(fmt::format("{}: the pipeline produced an image with {} channels; expected 1 or 3",
+                            id, source.channels()));
+  }
+  double scale = 1.0;
+  switch (source.depth()) {
+    case CV_8U: scale = 1.0 / 255.0; break;
+    case CV_16U: scale = 1.0 / 65535.0; break;
+    case CV_32F:
+    case CV_64F: scale = 1.0; break;  // a normalize stage already chose the scale
+    default:
+      throw Error(fmt::format("{}: the pipeline produced pixels of an unsupported depth ({})", id,
+                              source.depth()));
+  }
+  cv::Mat floats;
+  source.convertTo(floats, CV_32F, scale);
+  Converted out;
+  out.height = floats.rows;
+  out.width = floats.cols;
+  const std::size_t plane = static_cast<std::size_t>(out.height) * out.width;
+  out.pixels.resize(plane * channels);
+  const int source_channels = floats.channels();
+  for (int y = 0; y < out.height; ++y) {
+    const float* row = floats.ptr<float>(y);
+    for (int x = 0; x < out.width; ++x) {
+      const float* pixel = row + static_cast<std::size_t>(x) * source_channels;
+      std::size_t at = static_cast<std::size_t>(y) * out.width + x;
+      if (source_channels == 1) {
+        for (int c = 0; c < channels; ++c) out.pixels[c * plane + at] = pixel[0];
+      } else if (channels == 3) {
+        out.pixels[at] = pixel[2];  // OpenCV keeps BGR; batches are RGB
+        out.pixels[plane + at] = pixel[1];
+        out.pixels[2 * plane + at] = pixel[0];
+      } else {
+        out.pixels[at] = 0.114f * pixel[0] + 0.587f * pixel[1] + 0.299f * pixel[2];
+      }
+    }
+  }
+  return out;
+}
+
+// Disk cache entries: a header naming the full key (so a hash collision reads
+// as a miss, not a wrong image), then the raw pixels.
+constexpr char kCacheMagic[8] = {'C', 'E', 'R', 'B', 'C', 'A', 'C', '1'};
+
+bool read_cache_file(const std::string& path, const std::string& key, cv::Mat& image) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  char magic[8];
+  std::uint32_t key_size = 0;
+  std::int32_t rows = 0, cols = 0, type = 0;
+  in.read(magic, 8);
+  in.read(reinterpret_cast<char*>(&key_size), sizeof key_size);
+  if (!in || std::memcmp(magic, kCacheMagic, 8) != 0 || key_size > 1u << 20) return false;
+  std::string stored(key_size, '\0');
+  in.read(stored.data(), key_size);
+  in.read(reinterpret_cast<char*>(&rows), sizeof rows);
+  in.read(reinterpret_cast<char*>(&cols), sizeof cols);
+  in.read(reinterpret_cast<char*>(&type), sizeof type);
+  if (!in || stored != key || rows <= 0 || cols <= 0 || rows > 1 << 16 || cols > 1 << 16) return false;
+  cv::Mat loaded(rows, cols, type);
+  std::size_t bytes = loaded.total() * loaded.elemSize();
+  in.read(reinterpret_cast<char*>(loaded.data), static_cast<std::streamsize>(bytes));
+  if (!in || in.gcount() != static_cast<std::streamsize>(bytes)) return false;
+  image = loaded;
+  return true;
+}
+
+void write_cache_file(const std::string& path, const std::string& key, const cv::Mat& image) {
+  std::error_code error;
+  fs::create_directories(fs::path(path).parent_path(), error);
+  cv::Mat continuous = image.isContinuous() ? image : image.clone();
+  // A unique temporary name per process and thread, then rename: readers see
+  // either no file or a complete one, even with several runs sharing a cache.
+  std::ostringstream temporary;
+  temporary << path << ".tmp." << ::getpid() << "." << std::this_thread::get_id();
+  {
+    std::ofstream out(temporary.str(), std::ios::binary | std::ios::trunc);
+    if (!out) return;  // a cache that cannot be written is only slower
+    auto key_size = static_cast<std::uint32_t>(key.size());
+    std::int32_t rows = continuous.rows, cols = continuous.cols, type = continuous.type();
+    out.write(kCacheMagic, 8);
+    out.write(reinterpret_cast<const char*>(&key_size), sizeof key_size);
+    out.write(key.data(), key_size);
+    out.write(reinterpret_cast<const char*>(&rows), sizeof rows);
+    out.write(reinterpret_cast<const char*>(&cols), sizeof cols);
+    out.write(reinterpret_cast<const char*>(&type), sizeof type);
+    out.write(reinterpret_cast<const char*>(continuous.data),
+              static_cast<std::streamsize>(continuous.total() * continuous.elemSize()));
+    out.flush();
+    if (!out) {
+      out.close();
+      fs::remove(temporary.str(), error);
+      return;
+    }
+  }
+  fs::rename(temporary.str(), path, error);
+  if (error) fs::remove(temporary.str(), error);
+}
+
+}  // namespace
+
+struct ImageLoader::Impl {
+  std::shared_ptr<const Dataset> dataset;
+  std::vector<Sample> samples;
+  std::vector<Stage> preprocess, augment;
+  LoaderOptions options;
+  std::string stages_key;  // what the preprocess stages are, for disk cache keys
+
+  std::unique_ptr<detail::WorkerPool> pool;
+
+  // Memory cache of preprocessed images; one lock per stripe of indices.
+  std::vector<cv::Mat> cache;
+  std::vector<char> cached;
+  std::array<std::mutex, 64> stripes;
+
+  mutable std::mutex bad_mutex;
+  std::vector<char> bad;  // indices known to be unreadable (skip mode)
+  std::vector<SkippedFile> skipped;
+
+  // Epoch state; the producer alone moves the cursor.
+  int epoch = -1;
+  std::vector<std::size_t> order;
+  std::size_t cursor = 0;
+
+  // Prefetch queue filled by the producer thread.
+  std::thread producer;
+  std::mutex queue_mutex;
+  std::condition_variable queue_changed;
+  std::deque<Batch> queue;
+  bool producer_finished = true;
+  std::exception_ptr producer_error;
+  std::atomic<bool> cancel{false};
+
+  ~Impl() { stop_producer(); }
+
+  void stop_producer() {
+    if (!producer.joinable()) return;
+    cancel = true;
+    queue_changed.notify_all();
+    producer.join();
+    cancel = false;
+  }
+
+  std::string disk_key(std::size_t index) const {
+    return dataset->fingerprint(samples[index]) + "|" + stages_key;
+  }
+
+  std::string disk_path(const std::string& key) const {
+    std::uint64_t a = fnv1a(key, 1469598103934665603ull);
+    std::uint64_t b = fnv1a(key, 0x84222325cbf29ce4ull ^ 0x9e3779b97f4a7c15ull);
+    std::string name = fmt::format("{:016x}{:016x}", a, b);
+    return (fs::path(options.cache_dir) / name.substr(0, 2) / (name + ".bin")).string();
+  }
+
+  // The decoded and preprocessed image, from a cache when possible. Throws a
+  // BadFile for images that cannot be read, Error for everything else.
+  struct BadFile {
+    std::string reason;
+  };
+
+  cv::Mat preprocessed(std::size_t index) {
+    const bool use_memory = options.cache != "none";
+    std::mutex& stripe = stripes[index % stripes.size()];
+    if (use_memory) {
+      std::lock_guard<std::mutex> lock(stripe);
+      if (cached[index]) return cache[index];
+    }
+    const Sample& sample = samples[index];
+    cv::Mat image;
+    std::string key, path;
+    bool from_disk = false;
+    if (options.cache == "disk") {
+      try {
+        key = disk_key(index);
+      } catch (const std::exception& error) {
+        throw BadFile{error.what()};
+      }
+      path = disk_path(key);
+      from_disk = read_cache_file(path, key, image);
+    }
+    if (!from_disk) {
+      try {
+        image = dataset->load(sample);
+      } catch (const std::exception& error) {
+        throw BadFile{error.what()};
+      }
+      if (image.empty()) throw BadFile{sample.id + ": the dataset returned an empty image"};
+      for (std::size_t s = 0; s < preprocess.size(); ++s) {
+        std::mt19937_64 unused(0);  // deterministic stages must ignore it
+        try {
+          image = preprocess[s].transform->apply(image, unused);
+        } catch (const std::exception& error) {
+          throw Error(fmt::format("{}: preprocess stage {} failed: {}", sample.id,
+                                  stage_label(preprocess[s], s), error.what()));
+        }
+        if (image.empty()) {
+          throw Error(fmt::format("{}: preprocess stage {} returned an empty image", sample.id,
+                                  stage_label(preprocess[s], s)));
+        }
+      }
+      if (options.cache == "disk") write_cache_file(path, key, image);
+    }
+    if (use_memory) {
+      std::lock_guard<std::mutex> lock(stripe);
+      if (!cached[index]) {
+        cache[index] = image;
+        cached[index] = 1;
+      }
+      return cache[index];
+    }
+    return image;
+  }
+
+  struct Item {
+    bool ok = false;
+    std::string reason;
+    Converted converted;
+  };
+
+  Item process(std::size_t index, std::size_t position) {
+    Item item;
+    {
+      std::lock_guard<std::mutex> lock(bad_mutex);
+      if (bad[index]) {
+        item.reason = "known bad";
+        return item;
+      }
+    }
+    cv::Mat image;
+    try {
+      image = preprocessed(index);
+    } catch (const BadFile& bad_file) {
+      item.reason = bad_file.reason;
+      return item;
+    }
+    if (!augment.empty()) {
+      // Seeded per (seed, epoch, sample, draw): the same numbers whichever
+      // thread runs it and in whatever order.
+      std::mt19937_64 rng(detail::mix_seed(
+          {options.seed, static_cast<std::uint64_t>(epoch), index, position}));
+      for (std::size_t s = 0; s < augment.size(); ++s) {
+        try {
+          image = augment[s].transform->apply(image, rng);
+        } catch (const std::exception& error) {
+          throw Error(fmt::format("{}: augment stage {} failed: {}", samples[index].id,
+                                  stage_label(augment[s], s), error.what()));
+        }
+        if (image.empty()) {
+          throw Error(fmt::format("{}: augment stage {} returned an empty image",
+                                  samples[index].id, stage_label(augment[s], s)));
+        }
+      }
+    }
+    item.converted = to_planar_rgb(image, options.channels, samples[index].id);
+    item.ok = true;
+    return item;
+  }
+
+  void make_order() {
+    const std::size_t n = samples.size();
+    order.resize(n);
+    const std::uint64_t epoch_seed =
+        detail::mix_seed({options.seed, 0x0bde7ull, static_cast<std::uint64_t>(epoch)});
+    if (options.weighted_sampler && n > 0) {
+      // Probability of a sample is inversely proportional to its class's size,
+      // so every class is drawn equally often; the epoch keeps its length.
+      std::map<int, std::size_t> per_class;
+      for (const auto& sample : samples) ++per_class[sample.label];
+      std::vector<double> cumulative(n);
+      double total = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        total += 1.0 / static_cast<double>(per_class[samples[i].label]);
+        cumulative[i] = total;
+      }
+      std::uint64_t state = epoch_seed;
+      for (std::size_t k = 0; k < n; ++k) {
+        double u = static_cast<double>(detail::splitmix64(state) >> 11) *
+                   (1.0 / 9007199254740992.0) * total;
+        auto it = std::upper_bound(cumulative.begin(), cumulative.end(), u);
+        order[k] = std::min(static_cast<std::size_t>(it - cumulative.begin()), n - 1);
+      }
+      return;
+    }
+    for (std::size_t i = 0; i < n; ++i) order[i] = i;
+    if (options.shuffle) detail::portable_shuffle(order, epoch_seed);
+  }
+
+  // Builds the next batch of the epoch; false at its end.
+  bool produce(Batch& batch) {
+    const std::size_t batch_size = options.batch_size;
+    std::vector<std::size_t> indices;
+    std::vector<Converted> images;
+    while (indices.size() < batch_size && cursor < order.size() && !cancel) {
+      // Bad files are replaced by the next samples in the order, so every
+      // batch but the last stays full. Which samples those are depends only
+      // on the order, not on the threads.
+      const std::size_t take = std::min(batch_size - indices.size(), order.size() - cursor);
+      std::vector<Item> items(take);
+      const std::size_t start = cursor;
+      pool->run(take, [&](std::size_t k) {
+        items[k] = process(order[start + k], start + k);
+      });
+      cursor += take;
+      for (std::size_t k = 0; k < take; ++k) {
+        const std::size_t index = order[start + k];
+        if (items[k].ok) {
+          indices.push_back(index);
+          images.push_back(std::move(items[k].converted));
+          continue;
+        }
+        if (!options.skip_bad_files) {
+          throw Error(fmt::format(
+              "{} (unreadable image; set [loader] on_bad_file = \"skip\" to skip and list such files)",
+              items[k].reason.find(samples[index].id) == std::string::npos
+                  ? samples[index].id + ": " + items[k].reason
+                  : items[k].reason));
+        }
+        std::lock_guard<std::mutex> lock(bad_mutex);
+        if (!bad[index]) {
+          bad[index] = 1;
+          skipped.push_back({samples[index].id, items[k].reason});
+        }
+      }
+    }
+    if (indices.empty() || cancel) return false;
+    if (indices.size() < batch_size && options.drop_last) {
+      cursor = order.size();
+      return false;
+    }
+    const int height = images[0].height, width = images[0].width;
+    for (std::size_t k = 1; k < images.size(); ++k) {
+      if (images[k].height != height || images[k].width != width) {
+        throw Error(fmt::format(
+            "{}: image is {}x{} (width x height) but {} in the same batch is {}x{}; images of "
+            "different sizes cannot be batched: add a resize stage to [[preprocess]] "
+            "(name = \"resize\")",
+            samples[indices[k]].id, images[k].width, images[k].height, samples[indices[0]].id,
+            width, height));
+      }
+    }
+    const std::size_t per_image = static_cast<std::size_t>(options.channels) * height * width;
+    batch.n = static_cast<std::int64_t>(indices.size());
+    batch.channels = options.channels;
+    batch.height = height;
+    batch.width = width;
+    batch.images.resize(per_image * indices.size());
+    batch.labels.resize(indices.size());
+    batch.indices = indices;
+    for (std::size_t k = 0; k < indices.size(); ++k) {
+      std::memcpy(batch.images.data() + k * per_image, images[k].pixels.data(),
+                  per_image * sizeof(float));
+      batch.labels[k] = samples[indices[k]].label;
+    }
+    return true;
+  }
+
+  void run_producer() {
+    try {
+      for (;;) {
+        {
+          std::unique_lock<std::mutex> lock(queue_mutex);
+          queue_changed.wait(lock, [&] {
+            return cancel || queue.size() < static_cast<std::size_t>(options.prefetch);
+          });
+          if (cancel) break;
+        }
+        Batch batch;
+        if (!produce(batch)) break;
+        std::lock_guard<std::mutex> lock(queue_mutex);
+        queue.push_back(std::move(batch));
+        queue_changed.notify_all();
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(queue_mutex);
+      producer_error = std::current_exception();
+    }
+    std::lock_guard<std::mutex> lock(queue_mutex);
+    producer_finished = true;
+    queue_changed.notify_all();
+  }
+};
+
+ImageLoader::ImageLoader(std::shared_ptr<const Dataset> dataset, std::vector<Sample> samples,
+                         std::vector<std::shared_ptr<const Transform>> preprocess,
+                         std::vector<std::shared_ptr<const Transform>> augment,
+                         LoaderOptions options)
+    : ImageLoader(std::move(dataset), std::move(samples), bare_stages(std::move(preprocess)),
+                  bare_stages(std::move(augment)), std::move(options)) {}
+
+ImageLoader::ImageLoader(std::shared_ptr<const Dataset> dataset, std::vector<Sample> samples,
+                         std::vector<Stage> preprocess, std::vector<Stage> augment,
+                         LoaderOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  if (!dataset) throw Error("image loader: no dataset");
+  if (options.batch_size == 0) throw Error("image loader: batch_size must be at least 1");
+  if (options.channels != 1 && options.channels != 3) {
+    throw Error(fmt::format("image loader: channels must be 1 or 3, found {}", options.channels));
+  }
+  if (options.cache != "none" && options.cache != "memory" && options.cache != "disk") {
+    throw Error("image loader: cache must be none, memory or disk, found '" + options.cache + "'");
+  }
+  if (options.prefetch < 0) throw Error("image loader: prefetch must not be negative");
+  if (options.threads < 0) throw Error("image loader: threads must not be negative");
+  for (std::size_t s = 0; s < preprocess.size(); ++s) {
+    if (!preprocess[s].transform) throw Error(fmt::format("preprocess stage #{} is empty", s + 1));
+    if (preprocess[s].transform->is_random()) {
+      throw Error(fmt::format(
+          "preprocess stage {} is random; random stages belong in [[augment]], since preprocessed "
+          "images are computed once and cached",
+          stage_label(preprocess[s], s)));
+    }
+  }
+  for (std::size_t s = 0; s < augment.size(); ++s) {
+    if (!augment[s].transform) throw Error(fmt::format("augment stage #{} is empty", s + 1));
+  }
+  Impl& impl = *impl_;
+  if (options.cache == "disk") {
+    nlohmann::json description = nlohmann::json::array();
+    for (std::size_t s = 0; s < preprocess.size(); ++s) {
+      if (preprocess[s].name.empty()) {
+        throw Error(fmt::format(
+            "image loader: cache = \"disk\" needs every preprocess stage's name and parameters to "
+            "key the cache, but stage #{} has none; build stages with make_stage()",
+            s + 1));
+      }
+      description.push_back({{"name", preprocess[s].name},
+                             {"parameters", preprocess[s].parameters.to_json()}});
+    }
+    // Bump the version when the cache format or what stages mean changes.
+    impl.stages_key = "v1|" + description.dump();
+  }
+  impl.dataset = std::move(dataset);
+  impl.samples = std::move(samples);
+  impl.preprocess = std::move(preprocess);
+  impl.augment = std::move(augment);
+  impl.options = std::move(options);
+  const std::size_t n = impl.samples.size();
+  impl.cache.resize(n);
+  impl.cached.assign(n, 0);
+  impl.bad.assign(n, 0);
+  int threads = impl.options.threads > 0 ? impl.options.threads : default_loader_threads();
+  impl.pool = std::make_unique<detail::WorkerPool>(threads);
+}
+
+ImageLoader::~ImageLoader() = default;
+
+std::size_t ImageLoader::size() const { return impl_->samples.size(); }
+
+std::size_t ImageLoader::batches_per_epoch() const {
+  const std::size_t n = impl_->samples.size(), b = impl_->options.batch_size;
+  return impl_->options.drop_last ? n / b : (n + b - 1) / b;
+}
+
+const std::vector<Sample>& ImageLoader::samples() const { return impl_->samples; }
+
+int ImageLoader::threads() const { return impl_->pool->threads(); }
+
+void ImageLoader::start_epoch(int epoch) {
+  Impl& impl = *impl_;
+  impl.stop_producer();
+  impl.queue.clear();
+  impl.producer_error = nullptr;
+  impl.epoch = epoch;
+  impl.cursor = 0;
+  impl.make_order();
+  impl.producer_finished = false;
+  if (impl.options.prefetch > 0) {
+    impl.producer = std::thread([&impl] { impl.run_producer(); });
+  }
+}
+
+bool ImageLoader::next(Batch& batch) {
+  Impl& impl = *impl_;
+  if (impl.epoch < 0) start_epoch(0);
+  if (impl.options.prefetch == 0) {
+    if (impl.producer_finished) return false;
+    try {
+      if (impl.produce(batch)) return true;
+    } catch (...) {
+      impl.producer_finished = true;
+      throw;
+    }
+    impl.producer_finished = true;
+    return false;
+  }
+  std::unique_lock<std::mutex> lock(impl.queue_mutex);
+  impl.queue_changed.wait(lock, [&] { return !impl.queue.empty() || impl.producer_finished; });
+  if (!impl.queue.empty()) {
+    batch = std::move(impl.queue.front());
+    impl.queue.pop_front();
+    impl.queue_changed.notify_all();
+    return true;
+  }
+  if (impl.producer_error) {
+    std::exception_ptr error = impl.producer_error;
+    impl.producer_error = nullptr;
+    std::rethrow_exception(error);
+  }
+  return false;
+}
+
+std::vector<SkippedFile> ImageLoader::skipped() const {
+  std::lock_guard<std::mutex> lock(impl_->bad_mutex);
+  return impl_->skipped;
+}
+
+}  // namespace cerebra

@@ -1,0 +1,213 @@
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "cerebra/data.h"
+#include "seeding.h"
+
+namespace cerebra {
+
+namespace {
+
+struct Group {
+  std::vector<std::size_t> members;  // indices into the id-sorted samples
+  int label = -1;
+  bool fixed_test = false;
+};
+
+double fraction_or(const Parameters& split, const std::string& name, double fallback) {
+  return split.has(name) ? split.get_float(name) : fallback;
+}
+
+std::int64_t int_or(const Parameters& split, const std::string& name, std::int64_t fallback) {
+  return split.has(name) ? split.get_int(name) : fallback;
+}
+
+}  // namespace
+
+SplitResult split_samples(const Dataset& dataset, const std::vector<Sample>& input,
+                          const Parameters& split, std::uint64_t seed) {
+  const double train_fraction = fraction_or(split, "train", 0.7);
+  const double val_fraction = fraction_or(split, "val", 0.15);
+  const double test_fraction = fraction_or(split, "test", 0.15);
+  const std::int64_t folds = int_or(split, "folds", 0);
+  const std::int64_t fold = int_or(split, "fold", 0);
+
+  for (double f : {train_fraction, val_fraction, test_fraction}) {
+    if (f < 0 || f > 1) throw Error(fmt::format("[split]: fractions must lie in [0, 1], found {}", f));
+  }
+  if (folds == 0 && std::abs(train_fraction + val_fraction + test_fraction - 1.0) > 1e-6) {
+    throw Error(fmt::format("[split]: train + val + test must be 1, found {} + {} + {} = {}",
+                            train_fraction, val_fraction, test_fraction,
+                            train_fraction + val_fraction + test_fraction));
+  }
+  if (folds == 1 || folds < 0) {
+    throw Error(fmt::format("[split]: folds must be 0 (use fractions) or at least 2, found {}", folds));
+  }
+  if (folds > 0 && (fold < 0 || fold >= folds)) {
+    throw Error(fmt::format("[split]: fold must be in [0, {}] with folds = {}, found {}", folds - 1,
+                            folds, fold));
+  }
+
+  // The input order may come from a directory listing; sort so the split
+  // depends only on the ids.
+  std::vector<Sample> samples = input;
+  std::sort(samples.begin(), samples.end(),
+            [](const Sample& a, const Sample& b) { return a.id < b.id; });
+  const int class_count = static_cast<int>(dataset.class_names().size());
+  for (const auto& sample : samples) {
+    if (sample.label < 0 || sample.label >= class_count) {
+      throw Error(fmt::format("{}: label {} is not a class index (the dataset has {} classes)",
+                              sample.id, sample.label, class_count));
+    }
+  }
+
+  // Group byte-identical content; groups keep the order of their first id.
+  std::vector<Group> groups;
+  std::map<std::string, std::size_t> group_of;
+  SplitResult result;
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    std::string fingerprint = dataset.fingerprint(samples[i]);
+    auto [it, inserted] = group_of.emplace(std::move(fingerprint), groups.size());
+    if (inserted) {
+      groups.emplace_back();
+      groups.back().label = samples[i].label;
+    }
+    Group& group = groups[it->second];
+    group.members.push_back(i);
+    if (samples[i].subset == "test") group.fixed_test = true;
+  }
+  for (const auto& group : groups) {
+    if (group.members.size() < 2) continue;
+    ++result.duplicate_groups;
+    result.duplicate_files += group.members.size();
+    for (std::size_t member : group.members) {
+      if (samples[member].label != group.label) {
+        ++result.conflicting_groups;
+        break;
+      }
+    }
+  }
+
+  // 0 train, 1 val, 2 test
+  std::vector<int> destination(groups.size(), 0);
+  bool has_fixed_test = false;
+  std::vector<std::vector<std::size_t>> per_class(class_count);
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    if (groups[g].fixed_test) {
+      destination[g] = 2;
+      has_fixed_test = true;
+    } else {
+      per_class[groups[g].label].push_back(g);
+    }
+  }
+
+  for (int c = 0; c < class_count; ++c) {
+    std::vector<std::size_t>& list = per_class[c];
+    detail::portable_shuffle(list, detail::mix_seed({seed, 0x5b1175ull, static_cast<std::uint64_t>(c)}));
+    std::size_t files = 0;
+    for (std::size_t g : list) files += groups[g].members.size();
+
+    if (folds > 0) {
+      // Each group joins the fold with the fewest files of this class so far,
+      // so folds stay balanced even with large duplicate groups.
+      std::vector<std::size_t> fold_files(static_cast<std::size_t>(folds), 0);
+      for (std::size_t g : list) {
+        std::size_t smallest = static_cast<std::size_t>(
+            std::min_element(fold_files.begin(), fold_files.end()) - fold_files.begin());
+        fold_files[smallest] += groups[g].members.size();
+        destination[g] = static_cast<std::int64_t>(smallest) == fold ? 1 : 0;
+      }
+      continue;
+    }
+
+    double train = train_fraction, val = val_fraction, test = test_fraction;
+    if (has_fixed_test) {
+      // The dataset fixes its test set; divide the rest as train:val.
+      double total = train + val;
+      train = total > 0 ? train / total : 1.0;
+      val = total > 0 ? val / total : 0.0;
+      test = 0.0;
+    }
+    const auto target_test = static_cast<std::size_t>(std::llround(files * test));
+    const auto target_val = static_cast<std::size_t>(std::llround(files * val));
+    std::size_t in_test = 0, in_val = 0;
+    for (std::size_t g : list) {
+      std::size_t size = groups[g].members.size();
+      if (in_test < target_test) {
+        destination[g] = 2;
+        in_test += size;
+      } else if (in_val < target_val) {
+        destination[g] = 1;
+        in_val += size;
+      } else {
+        destination[g] = 0;
+      }
+    }
+  }
+
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    auto& out = destination[g] == 0 ? result.train : destination[g] == 1 ? result.val : result.test;
+    for (std::size_t member : groups[g].members) out.push_back(samples[member]);
+  }
+  auto by_id = [](const Sample& a, const Sample& b) { return a.id < b.id; };
+  std::sort(result.train.begin(), result.train.end(), by_id);
+  std::sort(result.val.begin(), result.val.end(), by_id);
+  std::sort(result.test.begin(), result.test.end(), by_id);
+  return result;
+}
+
+namespace {
+std::string csv_field(const std::string& text) {
+  bool quote = text.find_first_of(",\"\r\n") != std::string::npos ||
+               (!text.empty() && (text.front() == ' ' || text.back() == ' '));
+  if (!quote) return text;
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+}  // namespace
+
+void write_split_manifest(const std::string& path, const SplitResult& split,
+                          const std::vector<std::string>& class_names) {
+  namespace fs = std::filesystem;
+  fs::path target(path);
+  if (target.has_parent_path()) {
+    std::error_code error;
+    fs::create_directories(target.parent_path(), error);
+  }
+  // Written beside the target and renamed, so a crash never leaves half a manifest.
+  std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error(path + ": cannot write the split manifest");
+    out << "file,class,split\n";
+    auto rows = [&](const std::vector<Sample>& samples, const char* name) {
+      for (const auto& sample : samples) {
+        std::string label = sample.label >= 0 && sample.label < static_cast<int>(class_names.size())
+                                ? class_names[sample.label]
+                                : std::to_string(sample.label);
+        out << csv_field(sample.id) << ',' << csv_field(label) << ',' << name << '\n';
+      }
+    };
+    rows(split.train, "train");
+    rows(split.val, "val");
+    rows(split.test, "test");
+    out.flush();
+    if (!out) throw Error(path + ": writing the split manifest failed");
+  }
+  std::error_code error;
+  fs::rename(temporary, target, error);
+  if (error) throw Error(path + ": cannot move the split manifest into place: " + error.message());
+}
+
+}  // namespace cerebra
