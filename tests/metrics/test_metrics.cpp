@@ -611,6 +611,22 @@ TEST_F(metrics, BootstrapWidthMatchesTheBinomialStandardError) {
   EXPECT_NEAR(width, expected, 0.15 * expected) << result.dump();
 }
 
+TEST_F(metrics, RocAucBootstrapWidthMatchesHanleyMcNeil) {
+  // Resampling the score histograms must behave like resampling the samples.
+  // Hanley & McNeil (1982): SE^2 = (A(1-A) + (P-1)(Q1-A^2) + (N-1)(Q2-A^2)) / (P N)
+  // with Q1 = A / (2 - A), Q2 = 2A^2 / (1 + A); the 95% interval is about
+  // 2 * 1.96 * SE wide.
+  auto data = random_data(2, 800, 17);
+  auto result = evaluate("roc_auc", context({"a", "b"}, 1, 2000, 5), data);
+  const double a = number(result["value"]);
+  const double p = number(result["support"]["b"]), n = number(result["support"]["a"]);
+  const double q1 = a / (2 - a), q2 = 2 * a * a / (1 + a);
+  const double se = std::sqrt((a * (1 - a) + (p - 1) * (q1 - a * a) + (n - 1) * (q2 - a * a)) /
+                              (p * n));
+  const double width = number(result["ci95"][1]) - number(result["ci95"][0]);
+  EXPECT_NEAR(width, 2 * 1.96 * se, 0.2 * 2 * 1.96 * se) << result["ci95"].dump() << " se " << se;
+}
+
 TEST_F(metrics, PerClassIntervalsWhenBootstrapping) {
   auto data = from_matrix(kThree);
   auto result = evaluate("sensitivity", context(kThreeNames, -1, 200), data);
