@@ -60,6 +60,14 @@ std::string closest_match(const std::string& word, const std::vector<std::string
   return best_distance <= limit ? best : std::string();
 }
 
+std::string brief(const std::exception& error) {
+  std::string text = error.what();
+  // Torch appends a C++ stack trace; users need the first line, not the frames.
+  auto trace = text.find("\nException raised from");
+  if (trace != std::string::npos) text.erase(trace);
+  return text;
+}
+
 std::string join(const std::vector<std::string>& items, const std::string& separator) {
   if (items.empty()) return "(none)";
   std::string text;

@@ -223,7 +223,7 @@ int command_run(const CommonOptions& common, const std::string& pipeline_file,
     for (const auto& diagnostic : error.diagnostics()) std::cerr << diagnostic.to_string() << "\n";
     return kBadUsage;
   } catch (const std::exception& error) {
-    std::cerr << "cerebra run: error: " << error.what() << "\n";
+    std::cerr << "cerebra run: error: " << brief(error) << "\n";
     return kRunFailed;
   }
   if (result.status == "failed") return kRunFailed;

@@ -148,7 +148,7 @@ int main(int argc, char** argv) {
   try {
     return dispatch(verb, argc - 1, argv + 1);
   } catch (const std::exception& error) {
-    std::cerr << "cerebra " << verb << ": error: " << error.what() << "\n";
+    std::cerr << "cerebra " << verb << ": error: " << cerebra::brief(error) << "\n";
     return kRunFailed;
   }
 }

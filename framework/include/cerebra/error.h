@@ -42,6 +42,9 @@ class ConfigError : public Error {
 // Closest candidate by edit distance, or "" when nothing is reasonably close.
 std::string closest_match(const std::string& word, const std::vector<std::string>& candidates);
 
+// An exception's message without the stack trace torch appends.
+std::string brief(const std::exception& error);
+
 // "a, b, c" (or "(none)").
 std::string join(const std::vector<std::string>& items, const std::string& separator = ", ");
 

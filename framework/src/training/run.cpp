@@ -113,20 +113,18 @@ struct Assembly {
   std::vector<std::string> class_names;
   int positive_class = -1;
   SplitResult split;
-  std::vector<std::shared_ptr<const Transform>> preprocess, augment;
+  std::vector<Stage> preprocess, augment;
   std::unique_ptr<Architecture> architecture;
   ArchitectureInfo info;
 };
 
-std::vector<std::shared_ptr<const Transform>> make_stages(const std::vector<ComponentConfig>& configs,
-                                                          const Registry& registry, bool random,
-                                                          const char* section) {
-  std::vector<std::shared_ptr<const Transform>> stages;
+std::vector<Stage> make_stages(const std::vector<ComponentConfig>& configs, const Registry& registry,
+                               bool random, const char* section) {
+  std::vector<Stage> stages;
   for (std::size_t i = 0; i < configs.size(); ++i) {
     const auto& config = configs[i];
-    std::shared_ptr<const Transform> stage =
-        registry.create_as<Transform>(kinds::transform, config.name, config.parameters);
-    if (stage->is_random() != random) {
+    Stage stage = make_stage(registry, config.name, config.parameters);
+    if (stage.transform->is_random() != random) {
       throw Error(fmt::format("[[{}]] #{} ({}): {} stage in the wrong section; {}", section, i + 1,
                               config.name, random ? "a deterministic" : "a random",
                               random ? "put it under [[preprocess]]" : "put it under [[augment]]"));
@@ -496,22 +494,20 @@ void Trainer::load_checkpoint(const std::string& name, bool with_optimizer) {
   torch::serialize::InputArchive optimizer_archive;
   archive.read("optimizer", optimizer_archive);
   optimizer_->load(optimizer_archive);
-  torch::Tensor value;
-  archive.read("epoch", value);
-  state_.epoch = static_cast<int>(value.item<std::int64_t>());
-  archive.read("best_value", value);
-  state_.best_value = value.item<double>();
-  archive.read("best_epoch", value);
-  state_.best_epoch = static_cast<int>(value.item<std::int64_t>());
-  archive.read("epochs_without_improvement", value);
-  state_.epochs_without_improvement = static_cast<int>(value.item<std::int64_t>());
-  archive.read("plateau_factor", value);
-  state_.plateau_factor = value.item<double>();
-  archive.read("plateau_wait", value);
-  state_.plateau_wait = static_cast<int>(value.item<std::int64_t>());
-  archive.read("plateau_best", value);
-  state_.plateau_best = value.item<double>();
-  archive.read("torch_rng", value);
+  // Each read needs a fresh tensor: reading into a used one resizes its storage.
+  auto read = [&](const char* key) {
+    torch::Tensor value;
+    archive.read(key, value);
+    return value;
+  };
+  state_.epoch = static_cast<int>(read("epoch").item<std::int64_t>());
+  state_.best_value = read("best_value").item<double>();
+  state_.best_epoch = static_cast<int>(read("best_epoch").item<std::int64_t>());
+  state_.epochs_without_improvement = static_cast<int>(read("epochs_without_improvement").item<std::int64_t>());
+  state_.plateau_factor = read("plateau_factor").item<double>();
+  state_.plateau_wait = static_cast<int>(read("plateau_wait").item<std::int64_t>());
+  state_.plateau_best = read("plateau_best").item<double>();
+  torch::Tensor value = read("torch_rng");
   at::Generator generator = at::detail::getDefaultCPUGenerator();
   generator.set_state(value);
 }
