@@ -3,12 +3,15 @@
 // must give the documented shapes.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
 
 #include "cerebra/architecture.h"
 #include "cerebra/plugin_loader.h"
+#include "cerebra/weights.h"
 
 using namespace cerebra;
 
@@ -260,5 +263,36 @@ TEST(Architecture, InceptionV3AuxHeadRejectsSmallInputsClearly) {
   } catch (const Error& error) {
     EXPECT_NE(std::string(error.what()).find("aux_logits = false"), std::string::npos)
         << error.what();
+  }
+}
+
+// Opt-in, since it needs Python to make ~750 MB of references (see
+// fixtures/make_torchvision_reference.py): torchvision's own weights, loaded
+// by name through load_weights, must give torchvision's logits.
+TEST(Architecture, OutputsMatchTorchvisionWithItsWeights) {
+  const char* folder = std::getenv("CEREBRA_TORCHVISION_REFERENCE");
+  if (!folder) GTEST_SKIP() << "set CEREBRA_TORCHVISION_REFERENCE (see make_torchvision_reference.py)";
+  auto read_floats = [](const std::string& path, std::vector<std::int64_t> shape) {
+    auto tensor = torch::empty(shape);
+    std::ifstream in(path, std::ios::binary);
+    in.read(static_cast<char*>(tensor.data_ptr()), tensor.numel() * 4);
+    EXPECT_EQ(in.gcount(), tensor.numel() * 4) << path;
+    return tensor;
+  };
+  for (const auto& [name, size] : std::vector<std::pair<std::string, std::int64_t>>{
+           {"vgg16", 64}, {"resnet50", 96}, {"inception_v3", 299}}) {
+    SCOPED_TRACE(name);
+    const std::string base = std::string(folder) + "/" + name;
+    auto model = architecture(name)->build(1000);
+    WeightsOptions strict;
+    strict.strict = true;  // every name on both sides must match
+    auto report = load_weights(*model, base + ".pth", strict);
+    EXPECT_TRUE(report.initialised.empty());
+    torch::NoGradGuard no_grad;
+    model->eval();
+    auto logits = model->forward(read_floats(base + ".input.bin", {2, 3, size, size}));
+    auto reference = read_floats(base + ".output.bin", {2, 1000});
+    EXPECT_TRUE(torch::allclose(logits, reference, 1e-4, 1e-5))
+        << "max difference " << (logits - reference).abs().max().item<double>();
   }
 }
