@@ -1,0 +1,76 @@
+// Loading published ImageNet weights into an architecture.
+//
+// Two formats, told apart by their content rather than the file name:
+//  - PyTorch `torch.save` files (.pth/.pt/.bin) holding a state dict, in both
+//    the zip layout (PyTorch >= 1.6; torchvision's newer weights) and the
+//    legacy layout (torchvision's older weights such as vgg16-397923af.pth);
+//  - safetensors (timm / Hugging Face), with F32/F16/BF16/F64 and integer
+//    tensors.
+// Tensors are matched to the model's parameters and buffers by name.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "cerebra/architecture.h"
+#include "cerebra/error.h"
+
+namespace cerebra {
+
+// Names and tensors in file order.
+using StateDict = std::vector<std::pair<std::string, torch::Tensor>>;
+
+// Reads a whole state dict; throws Error naming the file when it is missing,
+// truncated, or not one of the supported formats.
+StateDict read_state_dict(const std::string& path);
+StateDict read_torch_state_dict(const std::string& path);
+StateDict read_safetensors(const std::string& path);
+
+// Writes tensors as safetensors (contiguous CPU copies; names must be unique).
+void write_safetensors(const std::string& path, const StateDict& tensors);
+
+struct WeightsOptions {
+  // Module paths (matched on whole path components) whose tensors may differ
+  // in shape from the file: they are left at their fresh initialisation. When
+  // empty, a mismatch is taken to be a classification head exactly when every
+  // mismatching tensor is a weight or bias (rank 1 or 2) that differs only in
+  // its first dimension, with one and the same (file, model) size pair: the
+  // class count. That covers torchvision's fc, classifier.6 and AuxLogits.fc.
+  std::vector<std::string> head_prefixes;
+  // When true, model tensors absent from the file and file tensors matching
+  // nothing are errors instead of report entries.
+  bool strict = false;
+};
+
+struct WeightsReport {
+  struct Entry {
+    std::string name;
+    std::string reason;
+  };
+  std::string file;
+  std::string format;                 // "pytorch-zip", "pytorch-legacy" or "safetensors"
+  std::vector<std::string> loaded;    // model tensors set from the file
+  std::vector<Entry> initialised;     // model tensors left as initialised, and why
+  std::vector<std::string> unused;    // file tensors that match nothing in the model
+  std::string stripped_prefix;        // e.g. "module." when every key carried it
+
+  // One paragraph for the trainer's log.
+  std::string summary() const;
+};
+
+// Loads `path` into `model` (parameters and buffers, including batch-norm
+// `num_batches_tracked`). A shape mismatch outside the head is an Error naming
+// the tensor and both shapes; so is a file none of whose tensors match the
+// model. The model's tensors keep their dtype and device.
+WeightsReport load_weights(ClassifierModel& model, const std::string& path,
+                           const WeightsOptions& options = {});
+
+// The same for an already-read state dict (`source` names it in messages).
+WeightsReport load_state_dict(torch::nn::Module& model, const StateDict& state,
+                              const std::string& source, const WeightsOptions& options = {});
+
+}  // namespace cerebra
