@@ -59,15 +59,17 @@ std::vector<std::string> PluginLoader::search_path(const PluginSearchOptions& op
   }
   if (options.use_default_path) {
     // An installed host finds its plugins beside itself; a host in the build
-    // tree finds them in the build's plugin folder.
+    // tree finds them in the build's plugin folder. An installed copy never
+    // looks into the build tree it was built from.
     boost::system::error_code error;
     fs::path program = boost::dll::program_location(error).string();
-    if (!error) {
-      fs::path installed = program.parent_path().parent_path() / "lib" / "cerebra" / "plugins";
-      if (fs::is_directory(installed)) folders.push_back(installed.string());
-    }
+    fs::path installed = error ? fs::path() : program.parent_path().parent_path() / "lib" / "cerebra" / "plugins";
     std::string build_dir = CEREBRA_BUILD_PLUGIN_DIR;
-    if (!build_dir.empty()) folders.push_back(build_dir);
+    if (!installed.empty() && fs::is_directory(installed)) {
+      folders.push_back(installed.string());
+    } else if (!build_dir.empty()) {
+      folders.push_back(build_dir);
+    }
   }
   return folders;
 }

@@ -69,6 +69,10 @@ struct WeightsReport {
 WeightsReport load_weights(ClassifierModel& model, const std::string& path,
                            const WeightsOptions& options = {});
 
+// Starting weights for a run: a run directory (its best checkpoint), a
+// Cerebra checkpoint (.pt), or a published weights file (.pth, .safetensors).
+WeightsReport load_starting_weights(ClassifierModel& model, const std::string& path);
+
 // The same for an already-read state dict (`source` names it in messages).
 WeightsReport load_state_dict(torch::nn::Module& model, const StateDict& state,
                               const std::string& source, const WeightsOptions& options = {});

@@ -22,6 +22,7 @@
 #include "cerebra/data.h"
 #include "cerebra/metric.h"
 #include "cerebra/run.h"
+#include "cerebra/weights.h"
 
 namespace cerebra {
 
@@ -264,7 +265,9 @@ void Trainer::build_model() {
       }
       log_ << "warning: " << weights << " does not exist; training from scratch (allow_scratch)\n";
     } else {
-      throw Error("[transfer] weights: loading published weights is not available in this build");
+      WeightsReport report = load_starting_weights(*model_, weights);
+      log_ << report.summary() << "\n";
+      write_file((fs::path(run_dir_) / "weights.txt").string(), report.summary() + "\n");
     }
   } else if (mode != "scratch") {
     log_ << "note: [transfer] mode = \"" << mode << "\" without weights: every layer starts from random values\n";
@@ -772,6 +775,49 @@ RunResult Trainer::run(bool resume) {
   log_ << "run directory: " << run_dir_ << "\n";
   return result;
 }
+
+// A Cerebra checkpoint's model tensors, flattened to "module.param" names.
+void collect_checkpoint_tensors(torch::serialize::InputArchive& archive, const std::string& prefix, StateDict& out) {
+  for (const auto& key : archive.keys()) {
+    torch::Tensor tensor;
+    if (archive.try_read(key, tensor)) {
+      out.emplace_back(prefix + key, tensor);
+      continue;
+    }
+    torch::serialize::InputArchive child;
+    if (archive.try_read(key, child)) collect_checkpoint_tensors(child, prefix + key + ".", out);
+  }
+}
+
+}  // namespace
+
+WeightsReport load_starting_weights(ClassifierModel& model, const std::string& path) {
+  // A run directory, or one of its checkpoints, starts another run (e.g. train
+  // on the four-class data, fine-tune on Br35H); anything else is a published
+  // weights file.
+  fs::path file = path;
+  if (fs::is_directory(file)) file = file / "checkpoints" / "best.pt";
+  bool is_checkpoint = false;
+  if (fs::exists(file) && file.extension() == ".pt") {
+    torch::serialize::InputArchive archive;
+    try {
+      archive.load_from(file.string());
+      torch::serialize::InputArchive model_archive;
+      is_checkpoint = archive.try_read("model", model_archive);
+      if (is_checkpoint) {
+        StateDict state;
+        collect_checkpoint_tensors(model_archive, "", state);
+        return load_state_dict(model, state, file.string());
+      }
+    } catch (const c10::Error&) {
+      is_checkpoint = false;  // not a Cerebra checkpoint: read it as published weights
+    }
+  }
+  if (!fs::exists(file)) throw Error(file.string() + ": no such weights file or run directory");
+  return load_weights(model, file.string());
+}
+
+namespace {
 
 std::string make_run_dir(const Pipeline& pipeline) {
   const Parameters& run = pipeline.section("run");
