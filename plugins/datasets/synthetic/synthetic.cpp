@@ -198,7 +198,7 @@ class Synthetic : public cerebra::Dataset {
       double t = random_uniform(rng, 0, 2 * kPi), r = random_uniform(rng, 0.1, 0.85);
       cv::circle(lesion, cv::Point(cvRound(c.x + r * bx * std::cos(t)), cvRound(c.y + r * by * std::sin(t))),
                  std::max(1, cvRound(s * random_uniform(rng, 0.006, 0.02))),
-                 cv::Scalar(contrast_ * random_uniform(rng, 0.2, 0.6)), cv::FILLED, cv::LINE_AA);
+                 cv::Scalar(random_uniform(rng, 0.06, 0.18)), cv::FILLED, cv::LINE_AA);
     }
 
     double contrast = contrast_ * random_uniform(rng, 0.6, 1.25);
