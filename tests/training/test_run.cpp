@@ -154,7 +154,44 @@ TEST(Run, ErrorsBeforeTrainingNameTheProblem) {
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.output.find("not a run directory"), std::string::npos) << missing.output;
 
-  auto weights = run_command(cli() + " run " + dir.file("bad.toml") + " --set run.output=" + dir.file("runs") +
+  write_text(dir.file("tiny.toml"), kPipeline);
+  auto weights = run_command(cli() + " run " + dir.file("tiny.toml") + " --set run.output=" + dir.file("runs") +
                              " --set transfer.weights=" + dir.file("missing.pth"));
   EXPECT_EQ(weights.exit_code, 1);
+  EXPECT_NE(weights.output.find(dir.file("missing.pth") + " does not exist"), std::string::npos) << weights.output;
+  EXPECT_NE(weights.output.find("allow_scratch"), std::string::npos) << weights.output;
+}
+
+TEST(Run, CtrlCStopsCleanlyAndTheRunResumes) {
+  TempDir dir;
+  write_text(dir.file("tiny.toml"), kPipeline);
+  const std::string output = dir.file("runs");
+  // Start a long run, wait for its first epoch line, then send SIGINT.
+  const std::string script =
+      "( " + cli() + " run " + dir.file("tiny.toml") + " --set run.output=" + output +
+      " --set training.epochs=200 > " + dir.file("log.txt") + " 2>&1 & pid=$!; "
+      "for i in $(seq 1 600); do if [ -s \"$(ls -d " + output + "/*/ 2>/dev/null | head -1)metrics.jsonl\" ]; "
+      "then break; fi; sleep 0.1; done; kill -INT $pid; wait $pid; echo \"exit=$?\" )";
+  auto result = run_command(script);
+  EXPECT_NE(result.output.find("exit=130"), std::string::npos) << result.output;
+  fs::path run = only_run(output);
+  json summary = read_json(run / "summary.json");
+  EXPECT_EQ(summary["status"], "interrupted");
+  const int completed = summary["epochs_completed"].get<int>();
+  EXPECT_GE(completed, 1);
+  EXPECT_LT(completed, 200);
+  EXPECT_TRUE(fs::exists(run / "checkpoints" / "last.pt"));
+  EXPECT_EQ(read_metrics(run).size(), static_cast<std::size_t>(completed));
+
+  // Shorten the run and resume it: it continues from the last whole epoch.
+  std::ifstream in(run / "pipeline.toml");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto at = text.find("epochs = 200\n");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 13, "epochs = " + std::to_string(completed + 1) + "\n");
+  write_text((run / "pipeline.toml").string(), text);
+  auto resumed = run_command(cli() + " run --resume " + run.string());
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_EQ(read_json(run / "summary.json")["status"], "completed");
+  EXPECT_EQ(read_metrics(run).size(), static_cast<std::size_t>(completed + 1));
 }
