@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Training speed of Cerebra against Python torch on this machine, both measured
+# in this run. Usage (repository root, after tools/build.sh, on a quiet machine):
+#   tools/bench-train/run.sh [BUILD_DIR] [DATA_DIR]
+# Needs Debian's python3-torch and python3-torchvision (tools/setup.sh python3-torch python3-torchvision).
+set -euo pipefail
+build="${1:-build}"
+data="${2:-${CEREBRA_DATA:-../shared/datasets}}"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+if pgrep -f 'ninja|cc1plus' >/dev/null; then
+  echo "a build is running (ninja/cc1plus); run the benchmark on a quiet machine" >&2
+  exit 1
+fi
+out="$(mktemp)"
+work="$(mktemp -d)"
+trap 'rm -rf "$out" "$work"' EXIT
+py=(/usr/bin/python3 "$here/reference.py")
+
+echo "== compute only: optimizer steps on tensors in memory"
+for threads in 1 2; do
+  "$build/bin/cerebra-bench-train" --model cnn --size 64 --batch 32 --threads $threads --steps 60 | tee -a "$out"
+  "${py[@]}" steps cnn 64 32 $threads 60 | tee -a "$out"
+done
+"$build/bin/cerebra-bench-train" --model resnet50 --size 128 --batch 16 --threads 2 --steps 8 | tee -a "$out"
+"${py[@]}" steps resnet50 128 16 2 8 | tee -a "$out"
+
+echo "== end to end: Br35H, 5 epochs, the same split"
+for threads in 1 2; do
+  /usr/bin/time -f "cerebra_peak_rss_mb=%M" -o "$work/time.txt" \
+    env CEREBRA_DATA="$data" "$build/bin/cerebra" run "$here/br35h_cnn_e2e.toml" \
+    --set run.output="$work/runs-$threads" --set run.threads=$threads >"$work/log.txt" 2>&1
+  run="$(ls -d "$work/runs-$threads"/*/)"
+  /usr/bin/python3 - "$run" "$threads" "$(cat "$work/time.txt")" <<'PY' | tee -a "$out"
+import json, sys
+run, threads, peak = sys.argv[1], sys.argv[2], sys.argv[3]
+lines = [json.loads(l) for l in open(run + "metrics.jsonl")]
+summary = json.load(open(run + "summary.json"))
+rates = [l["images_per_second"] for l in lines]
+acc = summary["test"]["metrics"]["accuracy"]["value"]
+print(f"cerebra e2e threads={threads} epochs={len(lines)} train_images_per_s={sum(rates)/len(rates):.1f} "
+      f"first_epoch_images_per_s={rates[0]:.1f} test_accuracy={acc:.4f} peak_rss_mb={int(peak.split('=')[1]) / 1024:.0f}")
+PY
+  cp "$run/split.csv" "$work/split.csv"
+done
+for setting in "1 0" "2 0" "1 1" "2 2"; do
+  "${py[@]}" e2e "$work/split.csv" 5 $setting | tee -a "$out"
+done
+
+echo "== ratios"
+/usr/bin/python3 - "$out" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+def best(prefix, key):
+    values = [float(m) for m in re.findall(prefix + r"[^\n]*" + key + r"=([\d.]+)", text)]
+    return max(values) if values else float("nan")
+cnn_c, cnn_p = best(r"cerebra model=cnn", "steps_images_per_s"), best(r"python model=cnn", "steps_images_per_s")
+res_c, res_p = best(r"cerebra model=resnet50", "steps_images_per_s"), best(r"python model=resnet50", "steps_images_per_s")
+e2e_c, e2e_p = best(r"cerebra e2e", "train_images_per_s"), best(r"python e2e", "train_images_per_s")
+print(f"CNN compute-only ceiling: cerebra {cnn_c:.0f} img/s, python {cnn_p:.0f} img/s, ratio {cnn_c / cnn_p:.2f}")
+print(f"CNN end to end (best settings): cerebra {e2e_c:.0f} img/s, python {e2e_p:.0f} img/s, ratio {e2e_c / e2e_p:.2f}")
+print(f"ResNet50 step, batch 16, 128x128: cerebra {res_c:.1f} img/s, python {res_p:.1f} img/s, ratio {res_c / res_p:.2f}")
+PY
