@@ -195,3 +195,23 @@ TEST(Run, CtrlCStopsCleanlyAndTheRunResumes) {
   EXPECT_EQ(read_json(run / "summary.json")["status"], "completed");
   EXPECT_EQ(read_metrics(run).size(), static_cast<std::size_t>(completed + 1));
 }
+
+TEST(Run, ANonFiniteLossStopsTheRunNamingEpochAndBatchAndKeepsTheLastGoodCheckpoint) {
+  TempDir dir;
+  // 112 training images in batches of 16: 7 batches an epoch, so the 12th
+  // training pass is batch 5 of epoch 2.
+  std::string pipeline = kPipeline;
+  pipeline.replace(pipeline.find("type = \"cnn\"\ninput_size = 32"), 29, "type = \"test_nan_net\"");
+  write_text(dir.file("nan.toml"), pipeline);
+  auto result = run_command(cli() + " run " + dir.file("nan.toml") + " --plugin-path " CEREBRA_TEST_PLUGIN_DIR
+                            "/training --set run.output=" + dir.file("runs"));
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_NE(result.output.find("non-finite loss (nan) at epoch 2, batch 5"), std::string::npos) << result.output;
+  fs::path run = only_run(dir.file("runs"));
+  json summary = read_json(run / "summary.json");
+  EXPECT_EQ(summary["status"], "failed");
+  EXPECT_EQ(summary["epochs_completed"], 1);
+  EXPECT_EQ(read_metrics(run).size(), 1u);
+  EXPECT_TRUE(fs::exists(run / "checkpoints" / "best.pt"));
+  EXPECT_TRUE(fs::exists(run / "checkpoints" / "last.pt"));
+}
