@@ -109,6 +109,22 @@ int main(int argc, char** argv) {
                              "default loader threads {}\n",
                              dataset_name, samples.size(), batch_size, size, crop ? "crop_brain, " : "",
                              std::thread::hardware_concurrency(), cerebra::default_loader_threads());
+    if (compete) {
+      // The busy thread's rate with no loader beside it, for comparison.
+      std::atomic<bool> stop{false};
+      std::atomic<long> multiplies{0};
+      std::thread busy([&] {
+        cv::Mat a(256, 256, CV_32F, cv::Scalar(0.5)), b(256, 256, CV_32F, cv::Scalar(0.25)), c;
+        while (!stop) {
+          cv::gemm(a, b, 1.0, cv::noArray(), 0.0, c);
+          ++multiplies;
+        }
+      });
+      std::this_thread::sleep_for(std::chrono::seconds(3));
+      stop = true;
+      busy.join();
+      std::cout << fmt::format("alone gemm_per_s={:.1f}\n", multiplies.load() / 3.0);
+    }
     for (int threads : thread_counts) {
       cerebra::LoaderOptions options;
       options.batch_size = static_cast<std::size_t>(batch_size);

@@ -34,8 +34,8 @@ def main():
         data = datasets.ImageFolder(view, transform=pipeline)
         print(f"torchvision {len(data)} images, batch {batch}, torch {torch.__version__}", flush=True)
         for w in workers:
-            loader = DataLoader(data, batch_size=batch, shuffle=True, num_workers=w,
-                                persistent_workers=w > 0, prefetch_factor=2 if w > 0 else None)
+            extra = {"persistent_workers": True, "prefetch_factor": 2} if w > 0 else {}
+            loader = DataLoader(data, batch_size=batch, shuffle=True, num_workers=w, **extra)
             rates = []
             for epoch in range(2):
                 start = time.perf_counter()
