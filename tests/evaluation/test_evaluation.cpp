@@ -4,12 +4,14 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "test_support.h"
 
@@ -102,6 +104,9 @@ class Evaluation : public ::testing::Test {
     ASSERT_EQ(b.exit_code, 0) << b.output;
     run_a_ = new fs::path(fs::directory_iterator(dir_->file("a"))->path());
     run_b_ = new fs::path(fs::directory_iterator(dir_->file("b"))->path());
+  }
+  void SetUp() override {
+    ASSERT_TRUE(run_a_ && run_b_) << "the two runs the suite shares could not be trained";
   }
   static void TearDownTestSuite() {
     delete run_a_;
@@ -291,7 +296,7 @@ TEST_F(Evaluation, CompareListsRunsInThePapersLayout) {
   EXPECT_EQ(lines[0], "| Model | Accuracy | Precision | Sensitivity | F1-Score | Specificity | ROC-AUC | Dataset | "
                       "Epochs | ImageNet weights | Run |");
   EXPECT_EQ(lines[1].substr(0, 10), "|---|---:|");
-  EXPECT_EQ(lines[2].rfind("| CNN | " + fmt::format("{:.4f}", accuracy_of(summary_a["test"]["metrics"])), 0)
+  EXPECT_EQ(lines[2].rfind("| CNN | " + fmt::format("{:.4f}", accuracy_of(summary_a["test"]["metrics"])), 0), 0u)
       << lines[2];
   EXPECT_NE(lines[2].find("| synthetic | 2 | no | " + run_a_->string() + " |"), std::string::npos) << lines[2];
   // B did not measure ROC-AUC: an empty mark, not a number.

@@ -184,7 +184,7 @@ int dispatch(const std::string& verb, int argc, char** argv) {
   std::string first = positional.empty() ? "" : positional[0];
   if (verb == "eval") return command_eval(common, first, eval);
   if (verb == "predict") {
-    return command_predict(common, first, {positional.begin() + 1, positional.end()},
+    return command_predict(common, first, std::vector<std::string>(positional.begin() + 1, positional.end()),
                            json ? "json" : csv ? "csv" : "table", eval.device);
   }
   if (verb == "compare") return command_compare(positional, markdown ? "markdown" : csv ? "csv" : "table");

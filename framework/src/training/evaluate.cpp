@@ -14,7 +14,6 @@
 
 #include "cerebra/dataset.h"
 #include "cerebra/metric.h"
-#include "cerebra/run.h"
 #include "model_runtime.h"
 
 namespace cerebra {
