@@ -52,14 +52,6 @@ done
 [[ -n "$out" ]] || out="reproduce-$(date +%Y%m%d-%H%M%S)"
 [[ -x "$cerebra" ]] || { echo "reproduce-paper: $cerebra: no cerebra binary (build first: tools/build.sh)" >&2; exit 2; }
 [[ -d "$configs" ]] || { echo "reproduce-paper: $configs: no such folder" >&2; exit 2; }
-if [[ $tables_only -eq 0 ]]; then
-  if [[ -z "${CEREBRA_DATA:-}" ]]; then
-    echo "reproduce-paper: set CEREBRA_DATA to the folder holding the Br35H and four-class datasets" >&2
-    exit 2
-  fi
-  [[ -d "$CEREBRA_DATA" ]] || { echo "reproduce-paper: CEREBRA_DATA=$CEREBRA_DATA: no such folder" >&2; exit 2; }
-fi
-
 datasets=(br35h four_class)
 models=(cnn vgg16 resnet50 inception_v3)
 
@@ -85,6 +77,14 @@ if [[ -n "$only" ]]; then
     done
     [[ $known -eq 1 ]] || { echo "reproduce-paper: --only: unknown experiment '$item'" >&2; exit 2; }
   done
+fi
+
+if [[ $tables_only -eq 0 ]]; then
+  if [[ -z "${CEREBRA_DATA:-}" ]]; then
+    echo "reproduce-paper: set CEREBRA_DATA to the folder holding the Br35H and four-class datasets" >&2
+    exit 2
+  fi
+  [[ -d "$CEREBRA_DATA" ]] || { echo "reproduce-paper: CEREBRA_DATA=$CEREBRA_DATA: no such folder" >&2; exit 2; }
 fi
 
 mkdir -p "$out/runs"

@@ -294,7 +294,10 @@ int command_eval(const CommonOptions& common, const std::string& run_dir, const 
     std::cout << fmt::format("{} — {}: {} images, loss {:.4f} ({})\n\n", run_dir, what, report.images, report.loss,
                              run.device());
     Table table({"metric", "value", "average", "95% CI"});
-    for (auto& [name, metric] : report.metrics.items()) {
+    // In the order the pipeline lists them, not the JSON object's sorted order.
+    for (const auto& name : run.pipeline().section("evaluation").get_strings("metrics")) {
+      if (!report.metrics.contains(name)) continue;
+      const json& metric = report.metrics[name];
       table.add({name, format_number(headline(metric)),
                  metric.contains("average") && metric["average"].is_string() ? metric["average"].get<std::string>() : "",
                  format_interval(metric)});
