@@ -89,39 +89,40 @@ void write_png(const fs::path& file, int index, int size = 40) {
   ASSERT_TRUE(cv::imwrite(file.string(), image)) << file;
 }
 
+// Trains the tiny pipeline into `output` and returns its run directory, or an
+// empty path after reporting the failure.
+fs::path train(const TempDir& dir, const std::string& output, const std::string& options) {
+  auto result = run_command(cli() + " run " + dir.file("tiny.toml") + " --set run.output=" + dir.file(output) + " " +
+                            options);
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  if (result.exit_code != 0) return {};
+  return fs::directory_iterator(dir.file(output))->path();
+}
+
+// One run shared by the suite (ctest starts each test in its own process, so
+// every test trains it once: keep it tiny).
 class Evaluation : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir();
     write_text(dir_->file("tiny.toml"), kPipeline);
-    // A measures ROC-AUC as well, so compare must add that column; B keeps the defaults.
-    auto a = run_command(cli() + " run " + dir_->file("tiny.toml") + " --set run.output=" + dir_->file("a") +
-                         " --set 'evaluation.metrics=[\"accuracy\",\"precision\",\"sensitivity\",\"specificity\","
-                         "\"f1\",\"roc_auc\"]'");
-    ASSERT_EQ(a.exit_code, 0) << a.output;
-    auto b = run_command(cli() + " run " + dir_->file("tiny.toml") + " --set run.output=" + dir_->file("b") +
-                         " --set training.epochs=1 --set run.seed=11");
-    ASSERT_EQ(b.exit_code, 0) << b.output;
-    run_a_ = new fs::path(fs::directory_iterator(dir_->file("a"))->path());
-    run_b_ = new fs::path(fs::directory_iterator(dir_->file("b"))->path());
+    // ROC-AUC as well, so compare must add that column.
+    run_a_ = new fs::path(train(*dir_, "a",
+                                "--set 'evaluation.metrics=[\"accuracy\",\"precision\",\"sensitivity\","
+                                "\"specificity\",\"f1\",\"roc_auc\"]'"));
   }
-  void SetUp() override {
-    ASSERT_TRUE(run_a_ && run_b_) << "the two runs the suite shares could not be trained";
-  }
+  void SetUp() override { ASSERT_FALSE(run_a_->empty()) << "the run the suite shares could not be trained"; }
   static void TearDownTestSuite() {
     delete run_a_;
-    delete run_b_;
     delete dir_;
   }
 
   static TempDir* dir_;
   static fs::path* run_a_;
-  static fs::path* run_b_;
 };
 
 TempDir* Evaluation::dir_ = nullptr;
 fs::path* Evaluation::run_a_ = nullptr;
-fs::path* Evaluation::run_b_ = nullptr;
 
 TEST_F(Evaluation, SplitsGiveTheFiguresOfTheSummary) {
   const fs::path run = *run_a_;
@@ -170,7 +171,7 @@ TEST_F(Evaluation, SplitsGiveTheFiguresOfTheSummary) {
 }
 
 TEST_F(Evaluation, AFolderLaidOutLikeTheTrainingData) {
-  const fs::path run = *run_b_;
+  const fs::path run = *run_a_;
   const fs::path data = dir_->path() / "holdout";
   std::vector<std::pair<std::string, std::string>> written;  // (file, class)
   for (int i = 0; i < 5; ++i) {
@@ -287,9 +288,12 @@ TEST_F(Evaluation, PredictReportsUnreadableFilesAndPredictsTheOthers) {
 }
 
 TEST_F(Evaluation, CompareListsRunsInThePapersLayout) {
-  json summary_a = read_json(*run_a_ / "summary.json"), summary_b = read_json(*run_b_ / "summary.json");
+  // B: another seed, one epoch, the default metrics (no ROC-AUC).
+  const fs::path run_b = train(*dir_, "b", "--set training.epochs=1 --set run.seed=11");
+  ASSERT_FALSE(run_b.empty());
+  json summary_a = read_json(*run_a_ / "summary.json"), summary_b = read_json(run_b / "summary.json");
 
-  auto markdown = run_command(cli() + " compare " + run_a_->string() + " " + run_b_->string() + " --markdown");
+  auto markdown = run_command(cli() + " compare " + run_a_->string() + " " + run_b.string() + " --markdown");
   ASSERT_EQ(markdown.exit_code, 0) << markdown.output;
   auto lines = lines_of(markdown.output);
   ASSERT_EQ(lines.size(), 4u) << markdown.output;
@@ -303,7 +307,7 @@ TEST_F(Evaluation, CompareListsRunsInThePapersLayout) {
   EXPECT_NE(lines[3].find("| — | synthetic | 1 |"), std::string::npos) << lines[3];
 
   auto csv = run_command(cli() + " compare " + run_a_->string() + " " + dir_->file("no-such-run") + " " +
-                         run_b_->string() + " --csv");
+                         run_b.string() + " --csv");
   ASSERT_EQ(csv.exit_code, 0) << csv.output;
   EXPECT_NE(csv.output.find(dir_->file("no-such-run") + ": no such run directory"), std::string::npos) << csv.output;
   std::vector<std::string> rows;
@@ -320,25 +324,28 @@ TEST_F(Evaluation, CompareListsRunsInThePapersLayout) {
   EXPECT_EQ(b[4], fmt::format("{:.4f}", summary_b["test"]["metrics"]["f1"]["value"].get<double>()));
   EXPECT_EQ(b[6], "");
   EXPECT_EQ(b[8], "1");
-  EXPECT_EQ(b[10], run_b_->string());
+  EXPECT_EQ(b[10], run_b.string());
 
   auto missing = run_command(cli() + " compare " + dir_->file("gone"));
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.output.find(dir_->file("gone") + ": no such run directory"), std::string::npos) << missing.output;
 }
 
-TEST_F(Evaluation, BadRunDirectoriesAndOptionsAreNamed) {
-  auto missing = run_command(cli() + " eval " + dir_->file("nowhere"));
+TEST(EvaluationUsage, BadRunDirectoriesAndOptionsAreNamed) {
+  TempDir dir;
+  auto missing = run_command(cli() + " eval " + dir.file("nowhere"));
   EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_NE(missing.output.find(dir_->file("nowhere") + ": no such run directory"), std::string::npos)
+  EXPECT_NE(missing.output.find(dir.file("nowhere") + ": no such run directory"), std::string::npos)
       << missing.output;
-  auto not_run = run_command(cli() + " eval " + dir_->path().string());
+  auto not_run = run_command(cli() + " eval " + dir.path().string());
   EXPECT_EQ(not_run.exit_code, 1);
   EXPECT_NE(not_run.output.find("not a run directory (no pipeline.toml)"), std::string::npos) << not_run.output;
-  auto bad_split = run_command(cli() + " eval " + run_a_->string() + " --split holdout");
+  // Usage is checked before the run directory is opened.
+  auto bad_split = run_command(cli() + " eval " + dir.file("run") + " --split holdout");
   EXPECT_EQ(bad_split.exit_code, 2);
   EXPECT_NE(bad_split.output.find("--split must be test, val or train"), std::string::npos) << bad_split.output;
-  EXPECT_EQ(run_command(cli() + " eval " + run_a_->string() + " --split val --data x").exit_code, 2);
+  EXPECT_EQ(run_command(cli() + " eval " + dir.file("run") + " --split val --data x").exit_code, 2);
+  EXPECT_EQ(run_command(cli() + " compare " + dir.file("run") + " --csv --markdown").exit_code, 2);
 }
 
 }  // namespace
