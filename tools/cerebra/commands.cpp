@@ -1,11 +1,15 @@
 #include "commands.h"
 
+#include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cerebra/evaluate.h"
 #include "cerebra/host.h"
 #include "cerebra/pipeline.h"
 #include "cerebra/run.h"
@@ -228,6 +232,316 @@ int command_run(const CommonOptions& common, const std::string& pipeline_file,
   }
   if (result.status == "failed") return kRunFailed;
   if (result.status == "interrupted") return 130;
+  return kOk;
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string format_number(double value) { return std::isnan(value) ? "—" : fmt::format("{:.4f}", value); }
+
+std::string format_interval(const json& report) {
+  if (!report.contains("ci95") || !report["ci95"].is_array() || report["ci95"].size() != 2) return "";
+  const json& ci = report["ci95"];
+  if (!ci[0].is_number() || !ci[1].is_number()) return "";
+  return fmt::format("[{:.4f}, {:.4f}]", ci[0].get<double>(), ci[1].get<double>());
+}
+
+}  // namespace
+
+int command_eval(const CommonOptions& common, const std::string& run_dir, const EvalOptions& options) {
+  int exit_code = kOk;
+  auto host = open_host(common, false, exit_code);
+  if (!host) return exit_code;
+  try {
+    TrainedRun run(run_dir, host->registry(), {options.device});
+    const bool folder = !options.data.empty();
+    EvaluationReport report = folder ? run.evaluate_folder(options.data) : run.evaluate_split(options.split);
+
+    // A folder's results go beside the split results, never over them.
+    fs::path out_dir = fs::path(run_dir) / "eval";
+    std::string what = options.split + " split";
+    if (folder) {
+      std::string name = fs::path(options.data).lexically_normal().filename().string();
+      if (name.empty() || name == "." || name == "..") {
+        name = fs::absolute(options.data).lexically_normal().parent_path().filename().string();
+      }
+      if (name.empty()) name = "data";
+      out_dir /= name;
+      what = options.data;
+    }
+    std::error_code error;
+    fs::create_directories(out_dir, error);
+    if (error) throw Error(out_dir.string() + ": cannot create: " + error.message());
+
+    json out;
+    out["run"] = run_dir;
+    if (folder) out["data"] = options.data; else out["split"] = options.split;
+    out["classes"] = run.class_names();
+    out["images"] = report.images;
+    out["loss"] = report.loss;
+    out["metrics"] = report.metrics;
+    out["skipped"] = json::array();
+    for (const auto& [file, reason] : report.skipped) out["skipped"].push_back({{"file", file}, {"reason", reason}});
+    write_file_atomically((out_dir / "metrics.json").string(), out.dump(2) + "\n");
+    write_file_atomically((out_dir / "confusion_matrix.csv").string(),
+                          confusion_matrix_csv(report.predictions, run.class_names()));
+    write_file_atomically((out_dir / "predictions.csv").string(),
+                          predictions_csv(report.predictions, run.class_names()));
+
+    std::cout << fmt::format("{} — {}: {} images, loss {:.4f} ({})\n\n", run_dir, what, report.images, report.loss,
+                             run.device());
+    Table table({"metric", "value", "average", "95% CI"});
+    // In the order the pipeline lists them, not the JSON object's sorted order.
+    for (const auto& name : run.pipeline().section("evaluation").get_strings("metrics")) {
+      if (!report.metrics.contains(name)) continue;
+      const json& metric = report.metrics[name];
+      table.add({name, format_number(headline(metric)),
+                 metric.contains("average") && metric["average"].is_string() ? metric["average"].get<std::string>() : "",
+                 format_interval(metric)});
+    }
+    std::cout << table.render() << "\n";
+
+    std::vector<std::string> header{"true \\ predicted"};
+    for (const auto& name : run.class_names()) header.push_back(name);
+    Table matrix(header);
+    std::vector<std::vector<std::size_t>> counts(run.class_names().size(),
+                                                 std::vector<std::size_t>(run.class_names().size(), 0));
+    for (const auto& p : report.predictions) {
+      if (p.label >= 0 && p.predicted >= 0) ++counts[static_cast<std::size_t>(p.label)][static_cast<std::size_t>(p.predicted)];
+    }
+    for (std::size_t t = 0; t < counts.size(); ++t) {
+      std::vector<std::string> row{run.class_names()[t]};
+      for (std::size_t count : counts[t]) row.push_back(std::to_string(count));
+      matrix.add(row);
+    }
+    std::cout << matrix.render();
+    if (!report.skipped.empty()) {
+      std::cout << "\n" << report.skipped.size() << " unreadable file(s) skipped (listed in metrics.json)\n";
+    }
+    std::cout << "\nwritten: " << (out_dir / "metrics.json").string() << ", confusion_matrix.csv, predictions.csv\n";
+    return kOk;
+  } catch (const ConfigError& error) {
+    for (const auto& diagnostic : error.diagnostics()) std::cerr << diagnostic.to_string() << "\n";
+    std::cerr << "cerebra eval: " << run_dir << "/pipeline.toml no longer validates\n";
+    return kRunFailed;
+  } catch (const std::exception& error) {
+    std::cerr << "cerebra eval: error: " << brief(error) << "\n";
+    return kRunFailed;
+  }
+}
+
+int command_predict(const CommonOptions& common, const std::string& run_dir, const std::vector<std::string>& paths,
+                    const std::string& format, const std::string& device) {
+  int exit_code = kOk;
+  auto host = open_host(common, false, exit_code);
+  if (!host) return exit_code;
+  std::vector<Prediction> predictions;
+  std::vector<std::string> classes;
+  try {
+    TrainedRun run(run_dir, host->registry(), {device});
+    classes = run.class_names();
+    predictions = run.predict(expand_image_paths(paths));
+  } catch (const ConfigError& error) {
+    for (const auto& diagnostic : error.diagnostics()) std::cerr << diagnostic.to_string() << "\n";
+    std::cerr << "cerebra predict: " << run_dir << "/pipeline.toml no longer validates\n";
+    return kRunFailed;
+  } catch (const std::exception& error) {
+    std::cerr << "cerebra predict: error: " << brief(error) << "\n";
+    return kRunFailed;
+  }
+
+  std::size_t predicted = 0;
+  for (const auto& p : predictions) predicted += p.error.empty() ? 1 : 0;
+  auto class_of = [&](const Prediction& p) {
+    return p.error.empty() ? classes[static_cast<std::size_t>(p.predicted)] : std::string();
+  };
+
+  if (format == "json") {
+    json out = {{"run", run_dir}, {"classes", classes}, {"predictions", json::array()}};
+    for (const auto& p : predictions) {
+      json item = {{"file", p.file}};
+      if (p.error.empty()) {
+        item["class"] = class_of(p);
+        json probabilities = json::object();
+        for (std::size_t c = 0; c < classes.size(); ++c) probabilities[classes[c]] = p.probabilities[c];
+        item["probabilities"] = probabilities;
+      } else {
+        item["error"] = p.error;
+      }
+      out["predictions"].push_back(item);
+    }
+    std::cout << out.dump(2) << "\n";
+  } else if (format == "csv") {
+    std::cout << "file,class";
+    for (const auto& name : classes) std::cout << "," << csv_field("p_" + name);
+    std::cout << ",error\n";
+    for (const auto& p : predictions) {
+      std::cout << csv_field(p.file) << "," << csv_field(class_of(p));
+      for (std::size_t c = 0; c < classes.size(); ++c) {
+        std::cout << "," << (p.error.empty() ? fmt::format("{:.6f}", p.probabilities[c]) : "");
+      }
+      std::cout << "," << csv_field(p.error) << "\n";
+    }
+  } else {
+    std::vector<std::string> header{"file", "class"};
+    for (const auto& name : classes) header.push_back("p(" + name + ")");
+    header.push_back("error");
+    Table table(header);
+    for (const auto& p : predictions) {
+      std::vector<std::string> row{p.file, class_of(p)};
+      for (std::size_t c = 0; c < classes.size(); ++c) {
+        row.push_back(p.error.empty() ? fmt::format("{:.4f}", p.probabilities[c]) : "");
+      }
+      row.push_back(p.error);
+      table.add(row);
+    }
+    std::cout << table.render();
+  }
+  if (predicted < predictions.size()) {
+    std::cerr << fmt::format("cerebra predict: {} of {} file(s) could not be predicted\n",
+                             predictions.size() - predicted, predictions.size());
+  }
+  return predicted > 0 ? kOk : kRunFailed;
+}
+
+namespace {
+
+// The names the paper's tables use for the study's architectures.
+std::string display_model(const std::string& name) {
+  if (name == "cnn") return "CNN";
+  if (name == "vgg16") return "VGG16";
+  if (name == "resnet50") return "ResNet50";
+  if (name == "inception_v3") return "InceptionV3";
+  return name;
+}
+
+// Whether the run started from published (ImageNet) weights. weights.txt is
+// written only when a weights file was actually loaded: with allow_scratch a
+// missing file trains from scratch although [transfer] weights is set.
+std::string weights_origin(const fs::path& run, const json& summary) {
+  std::string weights = summary.value("weights", std::string());
+  std::string mode = summary.value("transfer_mode", std::string());
+  if (weights.empty()) return "no";
+  if (!fs::exists(run / "weights.txt")) return "no (weights missing)";
+  // A run directory or its checkpoint continues that run's training.
+  const std::string extension = fs::path(weights).extension().string();
+  if (extension.empty() || extension == ".pt") return "from run " + weights;
+  return "yes (" + mode + ")";
+}
+
+}  // namespace
+
+int command_compare(const std::vector<std::string>& run_dirs, const std::string& format) {
+  struct Row {
+    std::string run, model, dataset, weights, status;
+    int epochs = 0;
+    json metrics;
+  };
+  std::vector<Row> rows;
+  for (const auto& dir : run_dirs) {
+    const fs::path summary_file = fs::path(dir) / "summary.json";
+    std::error_code error;
+    if (!fs::is_directory(dir, error)) {
+      std::cerr << "cerebra compare: " << dir << ": no such run directory\n";
+      continue;
+    }
+    if (!fs::exists(summary_file, error)) {
+      std::cerr << "cerebra compare: " << dir << ": no summary.json (not a run directory, or the run has not finished)\n";
+      continue;
+    }
+    json summary;
+    try {
+      std::ifstream in(summary_file);
+      summary = json::parse(in);
+      if (!summary.is_object()) throw std::runtime_error("not a JSON object");
+    } catch (const std::exception& problem) {
+      std::cerr << "cerebra compare: " << summary_file.string() << ": not valid JSON (" << problem.what() << ")\n";
+      continue;
+    }
+    Row row;
+    row.run = dir;
+    row.model = display_model(summary.value("model", std::string("?")));
+    row.dataset = summary.value("dataset", std::string("?"));
+    row.epochs = summary.value("epochs_completed", 0);
+    row.status = summary.value("status", std::string());
+    row.weights = weights_origin(dir, summary);
+    if (summary.contains("test") && summary["test"].is_object() && summary["test"].contains("metrics")) {
+      row.metrics = summary["test"]["metrics"];
+    } else {
+      std::cerr << "cerebra compare: " << dir << ": no test metrics (status " << row.status
+                << "); its row is empty\n";
+    }
+    rows.push_back(std::move(row));
+  }
+  if (rows.empty()) {
+    std::cerr << "cerebra compare: no run to compare\n";
+    return kRunFailed;
+  }
+
+  // The paper's columns, then the optional ones any run measured.
+  std::vector<std::pair<std::string, std::string>> columns{
+      {"Accuracy", "accuracy"}, {"Precision", "precision"}, {"Sensitivity", "sensitivity"}, {"F1-Score", "f1"}};
+  for (const auto& [title, key] : std::vector<std::pair<std::string, std::string>>{{"Specificity", "specificity"},
+                                                                                    {"ROC-AUC", "roc_auc"}}) {
+    for (const auto& row : rows) {
+      if (row.metrics.is_object() && row.metrics.contains(key)) {
+        columns.emplace_back(title, key);
+        break;
+      }
+    }
+  }
+  std::vector<std::string> header{"Model"};
+  for (const auto& column : columns) header.push_back(column.first);
+  for (const char* title : {"Dataset", "Epochs", "ImageNet weights", "Run"}) header.push_back(title);
+  std::vector<std::vector<std::string>> cells;
+  for (const auto& row : rows) {
+    std::vector<std::string> line{row.model};
+    for (const auto& column : columns) {
+      double value = row.metrics.is_object() && row.metrics.contains(column.second)
+                         ? headline(row.metrics[column.second])
+                         : std::nan("");
+      line.push_back(format == "csv" && std::isnan(value) ? "" : format_number(value));
+    }
+    line.push_back(row.dataset);
+    line.push_back(std::to_string(row.epochs));
+    line.push_back(row.weights);
+    line.push_back(row.run);
+    cells.push_back(std::move(line));
+  }
+
+  if (format == "csv") {
+    auto emit = [](const std::vector<std::string>& line) {
+      for (std::size_t i = 0; i < line.size(); ++i) std::cout << (i ? "," : "") << csv_field(line[i]);
+      std::cout << "\n";
+    };
+    emit(header);
+    for (const auto& line : cells) emit(line);
+  } else if (format == "markdown") {
+    auto emit = [](const std::vector<std::string>& line) {
+      std::cout << "|";
+      for (const auto& cell : line) {
+        std::string escaped;
+        for (char c : cell) escaped += c == '|' ? std::string("\\|") : std::string(1, c);
+        std::cout << " " << escaped << " |";
+      }
+      std::cout << "\n";
+    };
+    emit(header);
+    std::cout << "|";
+    for (std::size_t i = 0; i < header.size(); ++i) {
+      const bool numeric = i >= 1 && i <= columns.size() + 2 && i != columns.size() + 1;
+      std::cout << (numeric ? "---:|" : "---|");
+    }
+    std::cout << "\n";
+    for (const auto& line : cells) emit(line);
+  } else {
+    Table table(header);
+    for (auto& line : cells) table.add(line);
+    std::cout << table.render();
+  }
   return kOk;
 }
 

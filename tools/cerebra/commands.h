@@ -21,4 +21,17 @@ int command_validate(const CommonOptions& common, const std::string& pipeline,
 int command_run(const CommonOptions& common, const std::string& pipeline,
                 const std::vector<std::string>& overrides, const std::string& resume_dir);
 
+struct EvalOptions {
+  std::string split = "test";
+  std::string data;  // a folder laid out like training data, instead of a split
+  std::string device = "auto";
+};
+int command_eval(const CommonOptions& common, const std::string& run_dir, const EvalOptions& options);
+
+// "table", "csv" or "json" (predict); "table", "markdown" or "csv" (compare).
+int command_predict(const CommonOptions& common, const std::string& run_dir,
+                    const std::vector<std::string>& paths, const std::string& format,
+                    const std::string& device);
+int command_compare(const std::vector<std::string>& run_dirs, const std::string& format);
+
 }  // namespace cerebra::cli

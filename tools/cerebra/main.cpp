@@ -22,6 +22,10 @@ Commands:
   inspect NAME           a component's parameters (or a pipeline section's)
   validate PIPELINE      check a pipeline file; prints every problem
   run PIPELINE           train and evaluate a pipeline
+  eval RUN_DIR           evaluate a run's best checkpoint on a split or a folder
+  predict RUN_DIR IMAGE_OR_DIR...
+                         class and probabilities for each image
+  compare RUN_DIR...     test metrics of several runs side by side
 
 Options for every command:
   --plugin-path DIR      also search DIR for plugins (repeatable)
@@ -29,8 +33,8 @@ Options for every command:
   -h, --help             help for a command
   --version              print the version
 
-Exit codes: 0 ok, 1 run failed, 2 bad usage or invalid pipeline,
-            3 plugin load failure under --strict.
+Exit codes: 0 ok, 1 failed (run, evaluation, or nothing predicted/compared),
+            2 bad usage or invalid pipeline, 3 plugin load failure under --strict.
 )";
 
 po::options_description common_options(CommonOptions& common) {
@@ -57,7 +61,11 @@ int dispatch(const std::string& verb, int argc, char** argv) {
   positional_spec.add("args", -1);
   options.add_options()("args", po::value(&positional), "positional arguments");
 
+  EvalOptions eval;
+  bool csv = false, json = false, markdown = false;
+
   std::string synopsis;
+  const std::size_t unlimited = static_cast<std::size_t>(-1);
   std::size_t min_args = 0, max_args = 0;
   if (verb == "list") {
     options.add_options()("json", po::bool_switch(&common.json), "print JSON for tooling");
@@ -88,6 +96,43 @@ int dispatch(const std::string& verb, int argc, char** argv) {
                      "(resolved pipeline, split, metrics.jsonl, checkpoints, summary.json).\n"
                      "Ctrl-C stops after the current batch; --resume continues where it stopped.";
     min_args = max_args = 1;
+  } else if (verb == "eval") {
+    options.add_options()
+        ("split", po::value(&eval.split)->value_name("SPLIT"), "split of split.csv: test (default), val or train")
+        ("data", po::value(&eval.data)->value_name("DIR"), "evaluate a folder with one sub-folder per class instead")
+        ("device", po::value(&eval.device)->value_name("DEVICE"), "auto (default), cpu, cuda or cuda:N");
+    synopsis = "cerebra eval RUN_DIR [--split test|val|train] [--data DIR] [--device DEVICE]\n\n"
+               "Loads the run's best checkpoint and the preprocessing it was trained with, evaluates\n"
+               "a split (the dataset re-created from pipeline.toml) or a folder laid out like the\n"
+               "training data (one sub-folder per class, named after the run's classes), and prints\n"
+               "the metrics and confusion matrix. Writes metrics.json, confusion_matrix.csv and\n"
+               "predictions.csv to RUN_DIR/eval/, or to RUN_DIR/eval/<folder name>/ with --data.\n"
+               "Exit codes: 0 ok, 1 evaluation failed, 2 bad usage.";
+    min_args = max_args = 1;
+  } else if (verb == "predict") {
+    options.add_options()
+        ("csv", po::bool_switch(&csv), "print CSV")
+        ("json", po::bool_switch(&json), "print JSON")
+        ("device", po::value(&eval.device)->value_name("DEVICE"), "auto (default), cpu, cuda or cuda:N");
+    synopsis = "cerebra predict RUN_DIR IMAGE_OR_DIR... [--csv | --json] [--device DEVICE]\n\n"
+               "The predicted class and every class's probability for each image, using the run's\n"
+               "best checkpoint and preprocessing. Folders are walked (recursively) for image files.\n"
+               "A file that cannot be read gets a line saying why; the others are still predicted.\n"
+               "Exit codes: 0 at least one image predicted, 1 none, 2 bad usage.";
+    min_args = 2;
+    max_args = unlimited;
+  } else if (verb == "compare") {
+    options.add_options()
+        ("markdown", po::bool_switch(&markdown), "print a Markdown table")
+        ("csv", po::bool_switch(&csv), "print CSV");
+    synopsis = "cerebra compare RUN_DIR... [--markdown | --csv]\n\n"
+               "One row per run in the paper's layout (Model, Accuracy, Precision, Sensitivity,\n"
+               "F1-Score, then Specificity and ROC-AUC where measured) from each run's summary.json\n"
+               "test metrics, with the dataset, epochs and whether ImageNet weights were used.\n"
+               "A missing or invalid run directory gets a line naming it; the others are compared.\n"
+               "Exit codes: 0 at least one run compared, 1 none, 2 bad usage.";
+    min_args = 1;
+    max_args = unlimited;
   } else {
     std::cerr << "cerebra: unknown command '" << verb << "'\n\n" << kUsage;
     return kBadUsage;
@@ -116,13 +161,33 @@ int dispatch(const std::string& verb, int argc, char** argv) {
   if (!resume_dir.empty()) min_args = max_args = 0;
   if (positional.size() < min_args || positional.size() > max_args) {
     std::cerr << "cerebra " << verb << ": expected "
-              << (min_args == max_args ? std::to_string(min_args)
-                                       : std::to_string(min_args) + " to " + std::to_string(max_args))
+              << (min_args == max_args    ? std::to_string(min_args)
+                  : max_args == unlimited ? "at least " + std::to_string(min_args)
+                                          : std::to_string(min_args) + " to " + std::to_string(max_args))
               << " argument(s), got " << positional.size() << "\n\nUsage: " << synopsis << "\n";
     return kBadUsage;
   }
 
+  auto usage_error = [&](const std::string& message) {
+    std::cerr << "cerebra " << verb << ": " << message << "\n\nUsage: " << synopsis << "\n";
+    return kBadUsage;
+  };
+  if (verb == "eval" && variables.count("split") && variables.count("data")) {
+    return usage_error("--split and --data exclude each other");
+  }
+  if (verb == "eval" && eval.split != "test" && eval.split != "val" && eval.split != "train") {
+    return usage_error("--split must be test, val or train, not '" + eval.split + "'");
+  }
+  if (verb == "predict" && csv && json) return usage_error("--csv and --json exclude each other");
+  if (verb == "compare" && csv && markdown) return usage_error("--csv and --markdown exclude each other");
+
   std::string first = positional.empty() ? "" : positional[0];
+  if (verb == "eval") return command_eval(common, first, eval);
+  if (verb == "predict") {
+    return command_predict(common, first, std::vector<std::string>(positional.begin() + 1, positional.end()),
+                           json ? "json" : csv ? "csv" : "table", eval.device);
+  }
+  if (verb == "compare") return command_compare(positional, markdown ? "markdown" : csv ? "csv" : "table");
   if (verb == "list") return command_list(common, first);
   if (verb == "inspect") return command_inspect(common, first);
   if (verb == "validate") return command_validate(common, first, overrides);

@@ -12,7 +12,6 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
-#include <thread>
 
 #include <ATen/autocast_mode.h>
 #include <fmt/format.h>
@@ -20,9 +19,11 @@
 
 #include "cerebra/architecture.h"
 #include "cerebra/data.h"
+#include "cerebra/evaluate.h"
 #include "cerebra/metric.h"
 #include "cerebra/run.h"
 #include "cerebra/weights.h"
+#include "model_runtime.h"
 
 namespace cerebra {
 
@@ -94,19 +95,9 @@ void append_line(const std::string& path, const std::string& line) {
   if (!out) throw Error(path + ": cannot append (" + std::strerror(errno) + ")");
 }
 
-torch::Device choose_device(const std::string& setting) {
-  if (setting == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-  if (setting == "cpu") return torch::Device(torch::kCPU);
-  if (!torch::cuda::is_available()) {
-    throw Error("[run] device = \"" + setting + "\" but no CUDA device is available; use \"auto\" or \"cpu\"");
-  }
-  torch::Device device(setting);
-  if (device.has_index() && device.index() >= static_cast<int>(torch::cuda::device_count())) {
-    throw Error(fmt::format("[run] device = \"{}\" but only {} CUDA device(s) exist", setting,
-                            torch::cuda::device_count()));
-  }
-  return device;
-}
+// Shared with the evaluation commands (evaluate.cpp).
+using detail::choose_device;
+using detail::make_stages;
 
 // Everything a run needs, assembled from the pipeline.
 struct Assembly {
@@ -119,22 +110,6 @@ struct Assembly {
   ArchitectureInfo info;
 };
 
-std::vector<Stage> make_stages(const std::vector<ComponentConfig>& configs, const Registry& registry,
-                               bool random, const char* section) {
-  std::vector<Stage> stages;
-  for (std::size_t i = 0; i < configs.size(); ++i) {
-    const auto& config = configs[i];
-    Stage stage = make_stage(registry, config.name, config.parameters);
-    if (stage.transform->is_random() != random) {
-      throw Error(fmt::format("[[{}]] #{} ({}): {} stage in the wrong section; {}", section, i + 1,
-                              config.name, random ? "a deterministic" : "a random",
-                              random ? "put it under [[preprocess]]" : "put it under [[augment]]"));
-    }
-    stages.push_back(std::move(stage));
-  }
-  return stages;
-}
-
 struct TrainingState {
   int epoch = 0;  // epochs completed
   double best_value = std::numeric_limits<double>::quiet_NaN();
@@ -145,19 +120,15 @@ struct TrainingState {
   double plateau_best = std::numeric_limits<double>::quiet_NaN();
 };
 
-struct Evaluation {
-  double loss = 0;
-  std::size_t images = 0;
-  json metrics = json::object();
-};
+using Evaluation = EvaluationReport;
 
 class Trainer {
  public:
   Trainer(const Pipeline& pipeline, const Registry& registry, std::string run_dir, std::ostream& log)
       : pipeline_(pipeline), registry_(registry), run_dir_(std::move(run_dir)), log_(log),
         run_(pipeline.section("run")), training_(pipeline.section("training")),
-        loader_settings_(pipeline.section("loader")), transfer_(pipeline.section("transfer")),
-        evaluation_(pipeline.section("evaluation")), device_(choose_device(run_.get_string("device"))) {}
+        transfer_(pipeline.section("transfer")),
+        device_(choose_device(run_.get_string("device"))) {}
 
   RunResult run(bool resume);
 
@@ -181,9 +152,7 @@ class Trainer {
   std::ostream& log_;
   const Parameters& run_;
   const Parameters& training_;
-  const Parameters& loader_settings_;
   const Parameters& transfer_;
-  const Parameters& evaluation_;
   torch::Device device_;
 
   Assembly assembly_;
@@ -223,20 +192,7 @@ void Trainer::assemble() {
   assembly_.info = assembly_.architecture->info();
 }
 
-LoaderOptions Trainer::loader_options(bool training) const {
-  LoaderOptions options;
-  options.batch_size = static_cast<std::size_t>(training_.get_int("batch_size"));
-  options.shuffle = training;
-  options.drop_last = false;
-  options.weighted_sampler = training && training_.get_string("class_balance") == "weighted_sampler";
-  options.seed = static_cast<std::uint64_t>(run_.get_int("seed"));
-  options.threads = static_cast<int>(loader_settings_.get_int("threads"));
-  options.cache = loader_settings_.get_string("cache");
-  options.cache_dir = loader_settings_.get_string("cache_dir");
-  options.skip_bad_files = loader_settings_.get_string("on_bad_file") == "skip";
-  options.prefetch = static_cast<int>(loader_settings_.get_int("prefetch"));
-  return options;
-}
+LoaderOptions Trainer::loader_options(bool training) const { return detail::loader_options(pipeline_, training); }
 
 // Parameters whose names start with one of the group's prefixes ("layer4"
 // matches "layer4.0.conv1.weight" but not "layer40...").
@@ -374,11 +330,7 @@ void Trainer::set_learning_rates(double factor) {
 }
 
 torch::Tensor Trainer::to_input(const Batch& batch) const {
-  auto input = torch::from_blob(const_cast<float*>(batch.images.data()),
-                                {batch.n, batch.channels, batch.height, batch.width}, torch::kFloat);
-  input = input.to(device_, /*non_blocking=*/false, /*copy=*/device_.is_cpu() ? false : true);
-  if (training_.get_bool("channels_last")) input = input.contiguous(torch::MemoryFormat::ChannelsLast);
-  return input;
+  return detail::to_input(batch, device_, training_.get_bool("channels_last"));
 }
 
 torch::Tensor Trainer::loss_of(const ClassifierOutput& output, const torch::Tensor& labels) {
@@ -394,64 +346,9 @@ torch::Tensor Trainer::loss_of(const ClassifierOutput& output, const torch::Tens
 }
 
 Evaluation Trainer::evaluate(ImageLoader& loader, bool keep_predictions, const std::string& predictions_path) {
-  torch::NoGradGuard no_grad;
-  model_->eval();
-  MetricContext context;
-  context.class_names = assembly_.class_names;
-  context.positive_class = assembly_.positive_class;
-  context.bootstrap = keep_predictions ? evaluation_.get_int("bootstrap") : 0;
-  context.bootstrap_seed = static_cast<std::uint64_t>(evaluation_.get_int("bootstrap_seed"));
-  std::vector<std::pair<std::string, std::unique_ptr<Metric>>> metrics;
-  for (const auto& name : evaluation_.get_strings("metrics")) {
-    metrics.emplace_back(name, registry_.create_as<Metric>(kinds::metric, name, {}));
-    metrics.back().second->reset(context);
-  }
-  std::ofstream predictions;
-  if (keep_predictions) {
-    predictions.open(predictions_path + ".tmp");
-    predictions << "file,true_class,predicted_class";
-    for (const auto& name : assembly_.class_names) predictions << ",p_" << name;
-    predictions << "\n";
-  }
-  Evaluation result;
-  double loss_sum = 0;
-  loader.start_epoch(0);
-  Batch batch;
-  while (loader.next(batch)) {
-    auto input = to_input(batch);
-    auto labels = torch::from_blob(batch.labels.data(), {batch.n}, torch::kLong).to(device_);
-    auto logits = model_->forward_all(input).logits.to(torch::kFloat);
-    loss_sum += torch::nn::functional::cross_entropy(logits, labels).item<double>() * batch.n;
-    auto probabilities = torch::softmax(logits, 1).to(torch::kCPU).contiguous();
-    for (auto& metric : metrics) {
-      metric.second->update(probabilities.data_ptr<float>(), batch.labels.data(), static_cast<std::size_t>(batch.n));
-    }
-    if (keep_predictions) {
-      auto predicted = probabilities.argmax(1);
-      for (std::int64_t i = 0; i < batch.n; ++i) {
-        const Sample& sample = loader.samples()[batch.indices[static_cast<std::size_t>(i)]];
-        std::string file = sample.id;
-        if (file.find_first_of(",\"") != std::string::npos) {
-          std::string quoted = "\"";
-          for (char c : file) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-          file = quoted + "\"";
-        }
-        predictions << file << "," << assembly_.class_names[static_cast<std::size_t>(batch.labels[static_cast<std::size_t>(i)])]
-                    << "," << assembly_.class_names[static_cast<std::size_t>(predicted[i].item<std::int64_t>())];
-        for (std::size_t c = 0; c < assembly_.class_names.size(); ++c) {
-          predictions << "," << fmt::format("{:.6f}", probabilities[i][static_cast<std::int64_t>(c)].item<float>());
-        }
-        predictions << "\n";
-      }
-    }
-    result.images += static_cast<std::size_t>(batch.n);
-  }
-  result.loss = result.images ? loss_sum / static_cast<double>(result.images) : 0.0;
-  for (auto& metric : metrics) result.metrics[metric.first] = metric.second->compute();
-  if (keep_predictions) {
-    predictions.close();
-    fs::rename(predictions_path + ".tmp", predictions_path);
-  }
+  auto settings = detail::evaluation_settings(pipeline_, device_, assembly_.class_names, assembly_.positive_class);
+  Evaluation result = detail::evaluate_model(*model_, registry_, settings, loader, keep_predictions);
+  if (keep_predictions) write_file(predictions_path, predictions_csv(result.predictions, assembly_.class_names));
   return result;
 }
 
@@ -483,16 +380,9 @@ void Trainer::save_checkpoint(const std::string& name) {
 
 void Trainer::load_checkpoint(const std::string& name, bool with_optimizer) {
   const fs::path path = fs::path(run_dir_) / "checkpoints" / (name + ".pt");
-  if (!fs::exists(path)) throw Error(path.string() + ": no such checkpoint");
   torch::serialize::InputArchive archive;
-  try {
-    archive.load_from(path.string(), device_);
-  } catch (const std::exception& error) {
-    throw Error(path.string() + ": cannot read checkpoint (" + std::string(error.what()).substr(0, 300) + ")");
-  }
-  torch::serialize::InputArchive model_archive;
-  archive.read("model", model_archive);
-  model_->load(model_archive);
+  detail::read_checkpoint(path.string(), device_, archive);
+  detail::load_model_state(*model_, archive, path.string());
   if (!with_optimizer) return;
   torch::serialize::InputArchive optimizer_archive;
   archive.read("optimizer", optimizer_archive);
@@ -520,12 +410,6 @@ bool Trainer::improved(double value) const {
   return monitor_minimises_ ? value < state_.best_value : value > state_.best_value;
 }
 
-// The headline number of a metric report, or NaN.
-double headline(const json& report) {
-  if (report.is_object() && report.contains("value") && report["value"].is_number()) return report["value"].get<double>();
-  return std::numeric_limits<double>::quiet_NaN();
-}
-
 std::string format_duration(double seconds) {
   int total = static_cast<int>(seconds + 0.5);
   return total >= 3600 ? fmt::format("{}:{:02}:{:02}", total / 3600, total / 60 % 60, total % 60)
@@ -538,10 +422,7 @@ RunResult Trainer::run(bool resume) {
   RunResult result;
   result.run_dir = run_dir_;
 
-  const int threads = static_cast<int>(run_.get_int("threads"));
-  // Measured on the 2-core development machine: two intra-op threads train the
-  // CNN and ResNet50 markedly faster than one (docs/performance.md).
-  torch::set_num_threads(threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  detail::set_compute_threads(run_);
   const auto seed = static_cast<std::uint64_t>(run_.get_int("seed"));
   torch::manual_seed(seed);
 

@@ -1,0 +1,99 @@
+// Re-opening a finished run: its model from the best checkpoint, the exact
+// preprocessing it was trained with, evaluation of a split or a folder, and
+// prediction of single images. No torch here; the trainer shares the same
+// implementation (framework/src/training).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cerebra/pipeline.h"
+#include "cerebra/registry.h"
+
+namespace cerebra {
+
+// One image's outcome.
+struct Prediction {
+  std::string file;                 // the sample id (a path, or a generated image's id)
+  int label = -1;                   // true class index; -1 when unknown
+  int predicted = -1;               // argmax of probabilities; -1 when the image failed
+  std::vector<float> probabilities;  // one per class, in class order
+  std::string error;                // why the image could not be predicted, or ""
+};
+
+struct EvaluationReport {
+  double loss = 0;          // mean cross-entropy over the images (0 when none are labelled)
+  std::size_t images = 0;   // images evaluated (unreadable ones skipped are not counted)
+  nlohmann::json metrics = nlohmann::json::object();  // metric name -> its report
+  std::vector<Prediction> predictions;  // per image, when asked for
+  std::vector<std::pair<std::string, std::string>> skipped;  // (file, reason) for skipped images
+};
+
+// The headline number of a metric report ("value"), or NaN.
+double headline(const nlohmann::json& report);
+
+// "file,true_class,predicted_class,p_<class>..." with probabilities to six
+// decimals; the trainer's eval/predictions_test.csv has this layout.
+std::string predictions_csv(const std::vector<Prediction>& predictions,
+                            const std::vector<std::string>& class_names);
+
+// Counts of labelled predictions: a header row of predicted classes, then one
+// row per true class ("true\predicted,a,b / a,3,1 / b,0,4").
+std::string confusion_matrix_csv(const std::vector<Prediction>& predictions,
+                                 const std::vector<std::string>& class_names);
+
+// CSV field, quoted when it holds a comma, quote, newline or edge spaces.
+std::string csv_field(const std::string& text);
+
+struct OpenRunOptions {
+  // Where the model runs: "auto", "cpu", "cuda" or "cuda:N". Not the run's own
+  // [run] device: a run trained on a GPU is often evaluated on a laptop.
+  std::string device = "auto";
+};
+
+// A finished (or stopped) run re-opened from its directory: pipeline.toml
+// resolved against the registry, the architecture built for the run's classes
+// and checkpoints/best.pt loaded. Throws Error naming the file for a missing
+// or unreadable pipeline.toml, summary.json or checkpoint.
+class TrainedRun {
+ public:
+  TrainedRun(const std::string& run_dir, const Registry& registry, const OpenRunOptions& options = {});
+  ~TrainedRun();
+  TrainedRun(const TrainedRun&) = delete;
+  TrainedRun& operator=(const TrainedRun&) = delete;
+
+  const std::string& run_dir() const;
+  const Pipeline& pipeline() const;
+  const std::vector<std::string>& class_names() const;
+  int positive_class() const;
+  std::string device() const;
+
+  // Evaluates one split of split.csv ("train", "val" or "test") with the
+  // run's metrics, the dataset re-created from pipeline.toml. Bootstrap
+  // intervals are computed as for the trainer's test evaluation.
+  EvaluationReport evaluate_split(const std::string& split);
+
+  // Evaluates a folder laid out like training data: one sub-folder per class,
+  // named after the run's classes. A sub-folder that is not one of them is an
+  // Error naming it; classes without a folder are simply absent.
+  EvaluationReport evaluate_folder(const std::string& folder);
+
+  // Predicts image files, in the order given. A file that cannot be read or
+  // preprocessed gets its `error` set; the others are still predicted.
+  std::vector<Prediction> predict(const std::vector<std::string>& files);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Image files under each path: a file as it is (whatever its extension, so a
+// mistyped name still gets an error line), a folder walked recursively for
+// image files, sorted. A path that does not exist, and a folder holding no
+// image file, are returned as they are; predict() reports them.
+std::vector<std::string> expand_image_paths(const std::vector<std::string>& paths);
+
+}  // namespace cerebra

@@ -1,0 +1,569 @@
+// Evaluation shared by the trainer and the `eval` / `predict` commands, and
+// re-opening a run directory for them.
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "cerebra/dataset.h"
+#include "cerebra/metric.h"
+#include "model_runtime.h"
+
+namespace cerebra {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+double headline(const json& report) {
+  if (report.is_object() && report.contains("value") && report["value"].is_number()) return report["value"].get<double>();
+  return std::numeric_limits<double>::quiet_NaN();
+}
+
+std::string csv_field(const std::string& text) {
+  bool quote = text.find_first_of(",\"\r\n") != std::string::npos ||
+               (!text.empty() && (text.front() == ' ' || text.back() == ' '));
+  if (!quote) return text;
+  std::string out = "\"";
+  for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::string predictions_csv(const std::vector<Prediction>& predictions, const std::vector<std::string>& class_names) {
+  std::string out = "file,true_class,predicted_class";
+  for (const auto& name : class_names) out += ",p_" + name;
+  out += "\n";
+  auto name_of = [&](int index) {
+    return index >= 0 && static_cast<std::size_t>(index) < class_names.size() ? class_names[static_cast<std::size_t>(index)]
+                                                                              : std::string();
+  };
+  for (const auto& p : predictions) {
+    out += csv_field(p.file) + "," + name_of(p.label) + "," + name_of(p.predicted);
+    for (float probability : p.probabilities) out += fmt::format(",{:.6f}", probability);
+    out += "\n";
+  }
+  return out;
+}
+
+std::string confusion_matrix_csv(const std::vector<Prediction>& predictions, const std::vector<std::string>& class_names) {
+  const std::size_t k = class_names.size();
+  std::vector<std::vector<std::size_t>> counts(k, std::vector<std::size_t>(k, 0));
+  for (const auto& p : predictions) {
+    if (p.label < 0 || p.predicted < 0 || static_cast<std::size_t>(p.label) >= k ||
+        static_cast<std::size_t>(p.predicted) >= k) {
+      continue;
+    }
+    ++counts[static_cast<std::size_t>(p.label)][static_cast<std::size_t>(p.predicted)];
+  }
+  std::string out = "true\\predicted";
+  for (const auto& name : class_names) out += "," + csv_field(name);
+  out += "\n";
+  for (std::size_t t = 0; t < k; ++t) {
+    out += csv_field(class_names[t]);
+    for (std::size_t p = 0; p < k; ++p) out += "," + std::to_string(counts[t][p]);
+    out += "\n";
+  }
+  return out;
+}
+
+namespace detail {
+
+torch::Device choose_device(const std::string& setting) {
+  if (setting == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  if (setting == "cpu") return torch::Device(torch::kCPU);
+  if (!torch::cuda::is_available()) {
+    throw Error("[run] device = \"" + setting + "\" but no CUDA device is available; use \"auto\" or \"cpu\"");
+  }
+  torch::Device device(setting);
+  if (device.has_index() && device.index() >= static_cast<int>(torch::cuda::device_count())) {
+    throw Error(fmt::format("[run] device = \"{}\" but only {} CUDA device(s) exist", setting,
+                            torch::cuda::device_count()));
+  }
+  return device;
+}
+
+void set_compute_threads(const Parameters& run) {
+  const int threads = static_cast<int>(run.get_int("threads"));
+  // Measured on the 2-core development machine: two intra-op threads train the
+  // CNN and ResNet50 markedly faster than one (docs/performance.md).
+  torch::set_num_threads(threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+}
+
+std::vector<Stage> make_stages(const std::vector<ComponentConfig>& configs, const Registry& registry,
+                               bool random, const char* section) {
+  std::vector<Stage> stages;
+  for (std::size_t i = 0; i < configs.size(); ++i) {
+    const auto& config = configs[i];
+    Stage stage = make_stage(registry, config.name, config.parameters);
+    if (stage.transform->is_random() != random) {
+      throw Error(fmt::format("[[{}]] #{} ({}): {} stage in the wrong section; {}", section, i + 1,
+                              config.name, random ? "a deterministic" : "a random",
+                              random ? "put it under [[preprocess]]" : "put it under [[augment]]"));
+    }
+    stages.push_back(std::move(stage));
+  }
+  return stages;
+}
+
+LoaderOptions loader_options(const Pipeline& pipeline, bool training) {
+  const Parameters& training_ = pipeline.section("training");
+  const Parameters& run_ = pipeline.section("run");
+  const Parameters& loader_settings_ = pipeline.section("loader");
+  LoaderOptions options;
+  options.batch_size = static_cast<std::size_t>(training_.get_int("batch_size"));
+  options.shuffle = training;
+  options.drop_last = false;
+  options.weighted_sampler = training && training_.get_string("class_balance") == "weighted_sampler";
+  options.seed = static_cast<std::uint64_t>(run_.get_int("seed"));
+  options.threads = static_cast<int>(loader_settings_.get_int("threads"));
+  options.cache = loader_settings_.get_string("cache");
+  options.cache_dir = loader_settings_.get_string("cache_dir");
+  options.skip_bad_files = loader_settings_.get_string("on_bad_file") == "skip";
+  options.prefetch = static_cast<int>(loader_settings_.get_int("prefetch"));
+  return options;
+}
+
+torch::Tensor to_input(const Batch& batch, const torch::Device& device, bool channels_last) {
+  auto input = torch::from_blob(const_cast<float*>(batch.images.data()),
+                                {batch.n, batch.channels, batch.height, batch.width}, torch::kFloat);
+  input = input.to(device, /*non_blocking=*/false, /*copy=*/device.is_cpu() ? false : true);
+  if (channels_last) input = input.contiguous(torch::MemoryFormat::ChannelsLast);
+  return input;
+}
+
+void read_checkpoint(const std::string& path, const torch::Device& device, torch::serialize::InputArchive& archive) {
+  if (!fs::exists(path)) throw Error(path + ": no such checkpoint");
+  try {
+    archive.load_from(path, device);
+  } catch (const std::exception& error) {
+    throw Error(path + ": cannot read checkpoint (" + std::string(error.what()).substr(0, 300) + ")");
+  }
+}
+
+void load_model_state(torch::nn::Module& model, torch::serialize::InputArchive& archive, const std::string& path) {
+  torch::serialize::InputArchive model_archive;
+  if (!archive.try_read("model", model_archive)) {
+    throw Error(path + ": not a Cerebra checkpoint (no \"model\" entry)");
+  }
+  try {
+    model.load(model_archive);
+  } catch (const c10::Error& error) {
+    // Typically a pipeline.toml edited after training: the architecture no
+    // longer matches what was saved.
+    throw Error(path + ": the checkpoint does not fit the model built from the pipeline (" +
+                std::string(error.what_without_backtrace()).substr(0, 300) + ")");
+  }
+}
+
+EvaluationSettings evaluation_settings(const Pipeline& pipeline, const torch::Device& device,
+                                       std::vector<std::string> class_names, int positive_class) {
+  const Parameters& evaluation = pipeline.section("evaluation");
+  EvaluationSettings settings;
+  settings.class_names = std::move(class_names);
+  settings.positive_class = positive_class;
+  settings.metrics = evaluation.get_strings("metrics");
+  settings.bootstrap = evaluation.get_int("bootstrap");
+  settings.bootstrap_seed = static_cast<std::uint64_t>(evaluation.get_int("bootstrap_seed"));
+  settings.device = device;
+  settings.channels_last = pipeline.section("training").get_bool("channels_last");
+  return settings;
+}
+
+EvaluationReport evaluate_model(ClassifierModel& model, const Registry& registry, const EvaluationSettings& settings,
+                                ImageLoader& loader, bool keep_predictions) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  MetricContext context;
+  context.class_names = settings.class_names;
+  context.positive_class = settings.positive_class;
+  context.bootstrap = keep_predictions ? settings.bootstrap : 0;
+  context.bootstrap_seed = settings.bootstrap_seed;
+  std::vector<std::pair<std::string, std::unique_ptr<Metric>>> metrics;
+  for (const auto& name : settings.metrics) {
+    metrics.emplace_back(name, registry.create_as<Metric>(kinds::metric, name, {}));
+    metrics.back().second->reset(context);
+  }
+  EvaluationReport result;
+  const auto classes = static_cast<std::int64_t>(settings.class_names.size());
+  double loss_sum = 0;
+  std::size_t labelled = 0;
+  loader.start_epoch(0);
+  Batch batch;
+  while (loader.next(batch)) {
+    auto input = to_input(batch, settings.device, settings.channels_last);
+    auto logits = model.forward_all(input).logits.to(torch::kFloat);
+    // Images to predict carry no label (-1), which cross-entropy refuses.
+    const bool all_labelled = std::all_of(batch.labels.begin(), batch.labels.end(), [](std::int64_t l) { return l >= 0; });
+    if (all_labelled) {
+      auto labels = torch::from_blob(batch.labels.data(), {batch.n}, torch::kLong).to(settings.device);
+      loss_sum += torch::nn::functional::cross_entropy(logits, labels).item<double>() * batch.n;
+      labelled += static_cast<std::size_t>(batch.n);
+    }
+    auto probabilities = torch::softmax(logits, 1).to(torch::kCPU).contiguous();
+    const float* rows = probabilities.data_ptr<float>();
+    for (auto& metric : metrics) {
+      metric.second->update(rows, batch.labels.data(), static_cast<std::size_t>(batch.n));
+    }
+    if (keep_predictions) {
+      for (std::int64_t i = 0; i < batch.n; ++i) {
+        const Sample& sample = loader.samples()[batch.indices[static_cast<std::size_t>(i)]];
+        Prediction prediction;
+        prediction.file = sample.id;
+        prediction.label = static_cast<int>(batch.labels[static_cast<std::size_t>(i)]);
+        const float* row = rows + i * classes;
+        prediction.probabilities.assign(row, row + classes);
+        // The lowest index wins a tie, as in the metrics.
+        prediction.predicted = static_cast<int>(std::max_element(row, row + classes) - row);
+        result.predictions.push_back(std::move(prediction));
+      }
+    }
+    result.images += static_cast<std::size_t>(batch.n);
+  }
+  result.loss = labelled ? loss_sum / static_cast<double>(labelled) : 0.0;
+  for (auto& metric : metrics) result.metrics[metric.first] = metric.second->compute();
+  for (const auto& s : loader.skipped()) result.skipped.emplace_back(s.id, s.reason);
+  return result;
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------
+// Re-opening a run.
+
+namespace {
+
+// Images named by path, labelled by the caller; read like any folder dataset.
+class FileDataset : public Dataset {
+ public:
+  explicit FileDataset(std::vector<std::string> class_names) : class_names_(std::move(class_names)) {}
+  std::vector<std::string> class_names() const override { return class_names_; }
+  std::vector<Sample> samples() const override { return {}; }
+
+ private:
+  std::vector<std::string> class_names_;
+};
+
+json read_json_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(path + ": cannot read");
+  try {
+    return json::parse(in);
+  } catch (const json::exception& error) {
+    throw Error(path + ": not valid JSON (" + error.what() + ")");
+  }
+}
+
+// One CSV record (RFC 4180 quoting) from `text` starting at `pos`.
+std::vector<std::string> next_csv_record(const std::string& text, std::size_t& pos) {
+  std::vector<std::string> fields(1);
+  bool quoted = false;
+  while (pos < text.size()) {
+    char c = text[pos++];
+    if (quoted) {
+      if (c == '"') {
+        if (pos < text.size() && text[pos] == '"') {
+          fields.back() += '"';
+          ++pos;
+        } else {
+          quoted = false;
+        }
+      } else {
+        fields.back() += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      fields.emplace_back();
+    } else if (c == '\n') {
+      break;
+    } else if (c != '\r') {
+      fields.back() += c;
+    }
+  }
+  return fields;
+}
+
+}  // namespace
+
+struct TrainedRun::Impl {
+  const Registry& registry;
+  std::string run_dir;
+  Pipeline pipeline;
+  std::vector<std::string> class_names;
+  int positive_class = -1;
+  torch::Device device = torch::kCPU;
+  std::unique_ptr<Architecture> architecture;
+  std::shared_ptr<ClassifierModel> model;
+  std::vector<Stage> preprocess;
+  std::shared_ptr<const Dataset> dataset;  // the run's own, created on first use
+
+  explicit Impl(const Registry& r) : registry(r) {}
+
+  std::string file(const std::string& name) const { return (fs::path(run_dir) / name).string(); }
+
+  detail::EvaluationSettings settings(bool with_metrics) const {
+    auto s = detail::evaluation_settings(pipeline, device, class_names, positive_class);
+    if (!with_metrics) s.metrics.clear();
+    return s;
+  }
+
+  const Dataset& run_dataset() {
+    if (!dataset) {
+      dataset = registry.create_as<Dataset>(kinds::dataset, pipeline.dataset.name, pipeline.dataset.parameters);
+      std::vector<std::string> names = dataset->class_names();
+      if (names != class_names) {
+        throw Error(fmt::format("{}: the dataset now has classes {} but the run was trained on {}", run_dir,
+                                join(names), join(class_names)));
+      }
+    }
+    return *dataset;
+  }
+
+  EvaluationReport evaluate(std::shared_ptr<const Dataset> source, std::vector<Sample> samples, bool with_metrics) {
+    ImageLoader loader(std::move(source), std::move(samples), preprocess, {}, detail::loader_options(pipeline, false));
+    return detail::evaluate_model(*model, registry, settings(with_metrics), loader, true);
+  }
+};
+
+TrainedRun::TrainedRun(const std::string& run_dir, const Registry& registry, const OpenRunOptions& options)
+    : impl_(std::make_unique<Impl>(registry)) {
+  Impl& run = *impl_;
+  run.run_dir = run_dir;
+  std::error_code error;
+  if (!fs::is_directory(run_dir, error)) {
+    throw Error(run_dir + (fs::exists(run_dir, error) ? ": not a folder" : ": no such run directory"));
+  }
+  const std::string pipeline_file = run.file("pipeline.toml");
+  if (!fs::exists(pipeline_file, error)) throw Error(run_dir + ": not a run directory (no pipeline.toml)");
+  run.pipeline = load_pipeline(pipeline_file, {}, registry);
+  run.device = detail::choose_device(options.device);
+  detail::set_compute_threads(run.pipeline.section("run"));
+
+  // The classes come from summary.json when the run finished, so predicting
+  // does not need the training data; a run still going asks its dataset.
+  const std::string summary_file = run.file("summary.json");
+  if (fs::exists(summary_file, error)) {
+    json summary = read_json_file(summary_file);
+    if (!summary.contains("classes") || !summary["classes"].is_array() || summary["classes"].size() < 2) {
+      throw Error(summary_file + ": no \"classes\" list of at least two names");
+    }
+    run.class_names = summary["classes"].get<std::vector<std::string>>();
+    if (summary.contains("positive_class") && summary["positive_class"].is_string()) {
+      auto it = std::find(run.class_names.begin(), run.class_names.end(), summary["positive_class"].get<std::string>());
+      if (it != run.class_names.end()) run.positive_class = static_cast<int>(it - run.class_names.begin());
+    }
+  } else {
+    run.dataset = registry.create_as<Dataset>(kinds::dataset, run.pipeline.dataset.name, run.pipeline.dataset.parameters);
+    run.class_names = run.dataset->class_names();
+    run.positive_class = run.dataset->positive_class();
+  }
+
+  run.preprocess = detail::make_stages(run.pipeline.preprocess, registry, false, "preprocess");
+  run.architecture =
+      registry.create_as<Architecture>(kinds::architecture, run.pipeline.model.name, run.pipeline.model.parameters);
+  run.model = run.architecture->build(static_cast<std::int64_t>(run.class_names.size()));
+  run.model->to(run.device);
+  const std::string checkpoint = run.file("checkpoints/best.pt");
+  if (!fs::exists(checkpoint, error)) {
+    throw Error(checkpoint + ": no such checkpoint (the run never finished an epoch)");
+  }
+  torch::serialize::InputArchive archive;
+  detail::read_checkpoint(checkpoint, run.device, archive);
+  detail::load_model_state(*run.model, archive, checkpoint);
+  run.model->eval();
+}
+
+TrainedRun::~TrainedRun() = default;
+
+const std::string& TrainedRun::run_dir() const { return impl_->run_dir; }
+const Pipeline& TrainedRun::pipeline() const { return impl_->pipeline; }
+const std::vector<std::string>& TrainedRun::class_names() const { return impl_->class_names; }
+int TrainedRun::positive_class() const { return impl_->positive_class; }
+std::string TrainedRun::device() const { return impl_->device.str(); }
+
+EvaluationReport TrainedRun::evaluate_split(const std::string& split) {
+  Impl& run = *impl_;
+  if (split != "train" && split != "val" && split != "test") {
+    throw Error("unknown split '" + split + "'; expected train, val or test");
+  }
+  const std::string manifest = run.file("split.csv");
+  std::ifstream in(manifest, std::ios::binary);
+  if (!in) throw Error(manifest + ": cannot read the split manifest");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string text = buffer.str();
+
+  std::size_t pos = 0;
+  std::vector<std::string> header = next_csv_record(text, pos);
+  if (header != std::vector<std::string>{"file", "class", "split"}) {
+    throw Error(manifest + ": expected the header file,class,split");
+  }
+  std::vector<std::pair<std::string, int>> rows;  // (file, label)
+  for (int line = 2; pos < text.size(); ++line) {
+    std::vector<std::string> fields = next_csv_record(text, pos);
+    if (fields.size() == 1 && fields[0].empty()) continue;
+    if (fields.size() != 3) throw Error(fmt::format("{}:{}: expected 3 fields, found {}", manifest, line, fields.size()));
+    if (fields[2] != split) continue;
+    auto it = std::find(run.class_names.begin(), run.class_names.end(), fields[1]);
+    if (it == run.class_names.end()) {
+      throw Error(fmt::format("{}:{}: class '{}' is not one of the run's classes ({})", manifest, line, fields[1],
+                              join(run.class_names)));
+    }
+    rows.emplace_back(fields[0], static_cast<int>(it - run.class_names.begin()));
+  }
+  if (rows.empty()) throw Error(manifest + ": the " + split + " split has no images");
+
+  // The manifest names samples of the dataset as it was; check it still has
+  // them, so moved or deleted data is reported once rather than file by file.
+  const Dataset& dataset = run.run_dataset();
+  std::unordered_map<std::string, const Sample*> by_id;
+  std::vector<Sample> all = dataset.samples();
+  for (const auto& sample : all) by_id.emplace(sample.id, &sample);
+  std::vector<Sample> samples;
+  std::vector<std::string> missing;
+  for (const auto& [id, label] : rows) {
+    auto it = by_id.find(id);
+    if (it == by_id.end()) {
+      missing.push_back(id);
+      continue;
+    }
+    Sample sample = *it->second;
+    sample.label = label;
+    samples.push_back(std::move(sample));
+  }
+  if (!missing.empty()) {
+    throw Error(fmt::format("{}: {} of the {} {} images listed are not in dataset '{}' any more (first: {}); "
+                            "has the data moved? Datasets are found under $CEREBRA_DATA",
+                            manifest, missing.size(), rows.size(), split, run.pipeline.dataset.name, missing[0]));
+  }
+  return run.evaluate(run.dataset, std::move(samples), true);
+}
+
+EvaluationReport TrainedRun::evaluate_folder(const std::string& folder) {
+  Impl& run = *impl_;
+  std::error_code error;
+  if (!fs::exists(folder, error)) throw Error(folder + ": no such folder");
+  if (!fs::is_directory(folder, error)) throw Error(folder + ": not a folder");
+  std::vector<std::string> found;
+  for (const auto& entry : fs::directory_iterator(folder, error)) {
+    std::string name = entry.path().filename().string();
+    if (!name.empty() && name[0] != '.' && entry.is_directory()) found.push_back(name);
+  }
+  std::sort(found.begin(), found.end());
+  if (found.empty()) {
+    throw Error(fmt::format("{}: no class folders; expected one sub-folder per class ({})", folder,
+                            join(run.class_names)));
+  }
+  std::vector<std::string> unknown;
+  for (const auto& name : found) {
+    if (std::find(run.class_names.begin(), run.class_names.end(), name) == run.class_names.end()) {
+      unknown.push_back(name);
+    }
+  }
+  if (!unknown.empty()) {
+    throw Error(fmt::format("{}: folder(s) {} are not classes of run {} (its classes: {})", folder, join(unknown),
+                            run.run_dir, join(run.class_names)));
+  }
+  std::vector<Sample> samples;
+  for (std::size_t label = 0; label < run.class_names.size(); ++label) {
+    const fs::path class_folder = fs::path(folder) / run.class_names[label];
+    if (!fs::is_directory(class_folder, error)) continue;
+    for (auto& file : list_image_files(class_folder.string())) samples.push_back({file, static_cast<int>(label), ""});
+  }
+  if (samples.empty()) throw Error(folder + ": the class folders hold no images");
+  return run.evaluate(std::make_shared<FileDataset>(run.class_names), std::move(samples), true);
+}
+
+std::vector<Prediction> TrainedRun::predict(const std::vector<std::string>& files) {
+  Impl& run = *impl_;
+  auto dataset = std::make_shared<FileDataset>(run.class_names);
+  std::vector<Prediction> out(files.size());
+  std::vector<Sample> samples;
+  std::vector<std::size_t> positions;  // index into `out` of each sample
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    out[i].file = files[i];
+    std::error_code error;
+    if (!fs::exists(files[i], error)) {
+      out[i].error = "no such file";
+    } else if (fs::is_directory(files[i], error)) {
+      out[i].error = "folder holds no image files";
+    } else {
+      samples.push_back({files[i], -1, ""});
+      positions.push_back(i);
+    }
+  }
+  if (samples.empty()) return out;
+
+  LoaderOptions options = detail::loader_options(run.pipeline, false);
+  options.skip_bad_files = true;  // one bad file must not stop the others
+  auto fill = [&](const EvaluationReport& report, const std::vector<std::size_t>& where) {
+    // Predictions are in sample order with skipped files left out.
+    std::unordered_map<std::string, const Prediction*> by_file;
+    for (const auto& p : report.predictions) by_file.emplace(p.file, &p);
+    std::unordered_map<std::string, std::string> reasons(report.skipped.begin(), report.skipped.end());
+    for (std::size_t position : where) {
+      Prediction& target = out[position];
+      if (auto it = by_file.find(target.file); it != by_file.end()) {
+        target.predicted = it->second->predicted;
+        target.probabilities = it->second->probabilities;
+      } else if (auto r = reasons.find(target.file); r != reasons.end()) {
+        target.error = r->second;
+      } else {
+        target.error = "not predicted";
+      }
+    }
+  };
+  try {
+    ImageLoader loader(dataset, samples, run.preprocess, {}, options);
+    fill(detail::evaluate_model(*run.model, run.registry, run.settings(false), loader, true), positions);
+    return out;
+  } catch (const Error&) {
+    // A preprocessing failure or mismatched image sizes stop a whole batch;
+    // predict one image at a time so each failure is pinned on its file.
+  }
+  options.batch_size = 1;
+  for (std::size_t k = 0; k < samples.size(); ++k) {
+    try {
+      ImageLoader loader(dataset, {samples[k]}, run.preprocess, {}, options);
+      fill(detail::evaluate_model(*run.model, run.registry, run.settings(false), loader, true), {positions[k]});
+    } catch (const std::exception& error) {
+      out[positions[k]].error = brief(error);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> expand_image_paths(const std::vector<std::string>& paths) {
+  std::vector<std::string> files;
+  for (const auto& path : paths) {
+    std::error_code error;
+    if (!fs::is_directory(path, error)) {
+      files.push_back(path);
+      continue;
+    }
+    std::vector<std::string> found;
+    for (auto it = fs::recursive_directory_iterator(path, fs::directory_options::skip_permission_denied, error);
+         it != fs::recursive_directory_iterator(); it.increment(error)) {
+      if (error) break;
+      const std::string name = it->path().filename().string();
+      if (!name.empty() && name[0] == '.') {
+        if (it->is_directory()) it.disable_recursion_pending();
+        continue;
+      }
+      if (!it->is_directory() && is_image_file(name)) found.push_back(it->path().string());
+    }
+    std::sort(found.begin(), found.end());
+    // An empty folder stays in the list so predict() can say so.
+    if (found.empty()) found.push_back(path);
+    files.insert(files.end(), found.begin(), found.end());
+  }
+  return files;
+}
+
+}  // namespace cerebra

@@ -1,0 +1,61 @@
+// What the trainer and the evaluation commands (evaluate.h) share, so a run is
+// evaluated afterwards exactly as it was during training: device choice,
+// preprocessing stages, loader settings, input tensors, checkpoint reading and
+// the evaluation loop. Internal to the framework library; needs torch.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cerebra/architecture.h"
+#include "cerebra/data.h"
+#include "cerebra/evaluate.h"
+#include "cerebra/pipeline.h"
+
+namespace cerebra::detail {
+
+torch::Device choose_device(const std::string& setting);
+
+// [run] threads as the trainer applies it (0: every core).
+void set_compute_threads(const Parameters& run);
+
+// The stages of [[preprocess]] (random = false) or [[augment]] (random = true);
+// a stage in the wrong section is an Error naming it.
+std::vector<Stage> make_stages(const std::vector<ComponentConfig>& configs, const Registry& registry,
+                               bool random, const char* section);
+
+// Loader settings of a pipeline: training shuffles and may weight classes;
+// evaluation reads in order.
+LoaderOptions loader_options(const Pipeline& pipeline, bool training);
+
+torch::Tensor to_input(const Batch& batch, const torch::Device& device, bool channels_last);
+
+// Reads a Cerebra checkpoint (tensors mapped to `device`); Error naming the file.
+void read_checkpoint(const std::string& path, const torch::Device& device,
+                     torch::serialize::InputArchive& archive);
+// Loads the "model" part of a checkpoint into `model`.
+void load_model_state(torch::nn::Module& model, torch::serialize::InputArchive& archive,
+                      const std::string& path);
+
+struct EvaluationSettings {
+  std::vector<std::string> class_names;
+  int positive_class = -1;
+  std::vector<std::string> metrics;  // metric component names
+  std::int64_t bootstrap = 0;
+  std::uint64_t bootstrap_seed = 7;
+  torch::Device device = torch::kCPU;
+  bool channels_last = false;
+};
+
+// [evaluation] and the parts of [run]/[training] that shape evaluation.
+EvaluationSettings evaluation_settings(const Pipeline& pipeline, const torch::Device& device,
+                                       std::vector<std::string> class_names, int positive_class);
+
+// Runs `loader` once through `model` in eval mode, feeding every metric.
+// With `keep_predictions`, also bootstrap intervals and one Prediction per image.
+EvaluationReport evaluate_model(ClassifierModel& model, const Registry& registry,
+                                const EvaluationSettings& settings, ImageLoader& loader,
+                                bool keep_predictions);
+
+}  // namespace cerebra::detail
