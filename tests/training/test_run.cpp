@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include <nlohmann/json.hpp>
+#include <torch/torch.h>
 
 #include "test_support.h"
 
@@ -214,4 +215,50 @@ TEST(Run, ANonFiniteLossStopsTheRunNamingEpochAndBatchAndKeepsTheLastGoodCheckpo
   EXPECT_EQ(read_metrics(run).size(), 1u);
   EXPECT_TRUE(fs::exists(run / "checkpoints" / "best.pt"));
   EXPECT_TRUE(fs::exists(run / "checkpoints" / "last.pt"));
+}
+
+TEST(Run, FeatureExtractionCachesFeaturesFreezesTheBackboneAndMatchesTheUncachedPath) {
+  TempDir dir;
+  std::string pipeline = kPipeline;
+  // No augmentation: the features of an image never change.
+  pipeline.erase(pipeline.find("[[augment]]"), std::string("[[augment]]\ntype = \"random_flip\"\n").size());
+  write_text(dir.file("tiny.toml"), pipeline);
+  // A: a scratch run whose checkpoint starts the others.
+  ASSERT_EQ(run_command(cli() + " run " + dir.file("tiny.toml") + " --set run.output=" + dir.file("a") +
+                        " --set training.epochs=1").exit_code, 0);
+  const fs::path a = only_run(dir.file("a"));
+  const std::string common = " --set transfer.mode=feature_extract --set transfer.weights=" + a.string() +
+                             " --set training.epochs=2";
+  // B: cached features.
+  auto cached = run_command(cli() + " run " + dir.file("tiny.toml") + " --set run.output=" + dir.file("b") + common);
+  ASSERT_EQ(cached.exit_code, 0) << cached.output;
+  EXPECT_NE(cached.output.find("features are computed once and cached"), std::string::npos) << cached.output;
+  // C: the same with a random stage that never fires, so nothing is cached.
+  write_text(dir.file("noop.toml"), pipeline + "[[augment]]\ntype = \"random_flip\"\nhorizontal = 0.0\n");
+  auto uncached = run_command(cli() + " run " + dir.file("noop.toml") + " --set run.output=" + dir.file("c") + common);
+  ASSERT_EQ(uncached.exit_code, 0) << uncached.output;
+  EXPECT_EQ(uncached.output.find("features are computed once and cached"), std::string::npos);
+
+  const fs::path b = only_run(dir.file("b")), c = only_run(dir.file("c"));
+  auto metrics_b = read_metrics(b), metrics_c = read_metrics(c);
+  ASSERT_EQ(metrics_b.size(), 2u);
+  ASSERT_EQ(metrics_c.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_NEAR(metrics_b[i]["train_loss"].get<double>(), metrics_c[i]["train_loss"].get<double>(), 1e-5);
+    EXPECT_NEAR(metrics_b[i]["val_loss"].get<double>(), metrics_c[i]["val_loss"].get<double>(), 1e-5);
+  }
+
+  // The backbone kept A's weights; the head trained.
+  auto model_tensor = [](const fs::path& run, const std::string& module, const std::string& name) {
+    torch::serialize::InputArchive archive, model, child;
+    archive.load_from((run / "checkpoints" / "last.pt").string());
+    archive.read("model", model);
+    model.read(module, child);
+    torch::Tensor tensor;
+    child.read(name, tensor);
+    return tensor;
+  };
+  EXPECT_TRUE(torch::equal(model_tensor(a, "conv1", "weight"), model_tensor(b, "conv1", "weight")));
+  EXPECT_TRUE(torch::equal(model_tensor(a, "conv3", "bias"), model_tensor(b, "conv3", "bias")));
+  EXPECT_FALSE(torch::equal(model_tensor(a, "fc2", "weight"), model_tensor(b, "fc2", "weight")));
 }

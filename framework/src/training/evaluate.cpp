@@ -175,8 +175,28 @@ EvaluationSettings evaluation_settings(const Pipeline& pipeline, const torch::De
   return settings;
 }
 
+torch::Tensor cached_features(ClassifierModel& model, FeatureCache& cache, const Batch& batch,
+                              const torch::Tensor& input) {
+  const bool complete = std::all_of(batch.indices.begin(), batch.indices.end(),
+                                    [&](std::size_t index) { return cache.count(index) != 0; });
+  if (!complete) {
+    torch::NoGradGuard no_grad;
+    const bool was_training = model.is_training();
+    model.eval();
+    auto features = model.features(input);
+    if (was_training) model.train();
+    for (std::int64_t i = 0; i < batch.n; ++i) {
+      cache[batch.indices[static_cast<std::size_t>(i)]] = features[i].clone();
+    }
+  }
+  std::vector<torch::Tensor> rows;
+  rows.reserve(batch.indices.size());
+  for (std::size_t index : batch.indices) rows.push_back(cache.at(index));
+  return torch::stack(rows);
+}
+
 EvaluationReport evaluate_model(ClassifierModel& model, const Registry& registry, const EvaluationSettings& settings,
-                                ImageLoader& loader, bool keep_predictions) {
+                                ImageLoader& loader, bool keep_predictions, FeatureCache* feature_cache) {
   torch::NoGradGuard no_grad;
   model.eval();
   MetricContext context;
@@ -197,7 +217,9 @@ EvaluationReport evaluate_model(ClassifierModel& model, const Registry& registry
   Batch batch;
   while (loader.next(batch)) {
     auto input = to_input(batch, settings.device, settings.channels_last);
-    auto logits = model.forward_all(input).logits.to(torch::kFloat);
+    auto logits = (feature_cache ? model.head(cached_features(model, *feature_cache, batch, input))
+                                 : model.forward_all(input).logits)
+                      .to(torch::kFloat);
     // Images to predict carry no label (-1), which cross-entropy refuses.
     const bool all_labelled = std::all_of(batch.labels.begin(), batch.labels.end(), [](std::int64_t l) { return l >= 0; });
     if (all_labelled) {

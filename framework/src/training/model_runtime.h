@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "cerebra/architecture.h"
@@ -52,10 +53,21 @@ struct EvaluationSettings {
 EvaluationSettings evaluation_settings(const Pipeline& pipeline, const torch::Device& device,
                                        std::vector<std::string> class_names, int positive_class);
 
+// Backbone features per loader sample index. With a frozen backbone and no
+// random augmentation an image's features never change, so they are computed
+// once and the head trains on them (the `feature_extract` transfer mode).
+using FeatureCache = std::unordered_map<std::size_t, torch::Tensor>;
+
+// The features of `batch` (whose images are `input`): from the cache, or
+// computed in eval mode without gradients and stored.
+torch::Tensor cached_features(ClassifierModel& model, FeatureCache& cache, const Batch& batch,
+                              const torch::Tensor& input);
+
 // Runs `loader` once through `model` in eval mode, feeding every metric.
 // With `keep_predictions`, also bootstrap intervals and one Prediction per image.
+// With `feature_cache`, the backbone's features come from (and go to) the cache.
 EvaluationReport evaluate_model(ClassifierModel& model, const Registry& registry,
                                 const EvaluationSettings& settings, ImageLoader& loader,
-                                bool keep_predictions);
+                                bool keep_predictions, FeatureCache* feature_cache = nullptr);
 
 }  // namespace cerebra::detail

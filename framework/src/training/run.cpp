@@ -139,7 +139,8 @@ class Trainer {
   LoaderOptions loader_options(bool training) const;
   double learning_rate_factor(int epoch) const;
   void set_learning_rates(double factor);
-  Evaluation evaluate(ImageLoader& loader, bool keep_predictions, const std::string& predictions_path);
+  Evaluation evaluate(ImageLoader& loader, bool keep_predictions, const std::string& predictions_path,
+                      detail::FeatureCache* feature_cache = nullptr);
   void save_checkpoint(const std::string& name);
   void load_checkpoint(const std::string& name, bool with_optimizer);
   bool improved(double value) const;
@@ -345,9 +346,10 @@ torch::Tensor Trainer::loss_of(const ClassifierOutput& output, const torch::Tens
   return loss;
 }
 
-Evaluation Trainer::evaluate(ImageLoader& loader, bool keep_predictions, const std::string& predictions_path) {
+Evaluation Trainer::evaluate(ImageLoader& loader, bool keep_predictions, const std::string& predictions_path,
+                             detail::FeatureCache* feature_cache) {
   auto settings = detail::evaluation_settings(pipeline_, device_, assembly_.class_names, assembly_.positive_class);
-  Evaluation result = detail::evaluate_model(*model_, registry_, settings, loader, keep_predictions);
+  Evaluation result = detail::evaluate_model(*model_, registry_, settings, loader, keep_predictions, feature_cache);
   if (keep_predictions) write_file(predictions_path, predictions_csv(result.predictions, assembly_.class_names));
   return result;
 }
@@ -460,6 +462,14 @@ RunResult Trainer::run(bool resume) {
   }
 
   const int epochs = static_cast<int>(training_.get_int("epochs"));
+  // A frozen backbone without random augmentation sees the same images every
+  // epoch: its features are computed once and the head trains on them.
+  const bool cache_features = transfer_.get_string("mode") == "feature_extract" && assembly_.augment.empty();
+  detail::FeatureCache train_features, val_features;
+  if (cache_features) {
+    log_ << "feature_extract without augmentation: backbone features are computed once and cached "
+            "(auxiliary heads, if any, do not train in this mode)\n";
+  }
   const int patience = static_cast<int>(training_.get_int("early_stopping_patience"));
   const bool terminal = isatty(fileno(stderr)) && &log_ == &std::cerr;
   const bool amp = training_.get_bool("amp") && device_.is_cuda();
@@ -490,7 +500,11 @@ RunResult Trainer::run(bool resume) {
       ClassifierOutput output;
       {
         if (amp) at::autocast::set_enabled(true);
-        output = model_->forward_all(input);
+        if (cache_features) {
+          output.logits = model_->head(detail::cached_features(*model_, train_features, batch, input));
+        } else {
+          output = model_->forward_all(input);
+        }
         loss = loss_of(output, labels);
         if (amp) {
           at::autocast::clear_cache();
@@ -545,7 +559,7 @@ RunResult Trainer::run(bool resume) {
     }
     const double train_seconds = std::chrono::duration<double>(clock::now() - epoch_start).count();
 
-    Evaluation val = evaluate(val_loader, false, "");
+    Evaluation val = evaluate(val_loader, false, "", cache_features ? &val_features : nullptr);
     json line;
     line["epoch"] = epoch + 1;
     line["train_loss"] = seen ? loss_sum / seen : 0.0;
