@@ -13,10 +13,14 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "run_support.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
+using cerebra::testing::cli;
 using cerebra::testing::CommandResult;
+using cerebra::testing::read_json;
+using cerebra::testing::read_text;
 using cerebra::testing::run_command;
 using cerebra::testing::TempDir;
 using cerebra::testing::write_text;
@@ -24,43 +28,7 @@ using nlohmann::json;
 
 namespace {
 
-const char* kPipeline = R"([run]
-name = "tiny"
-seed = 7
-threads = 1
-
-[dataset]
-type = "synthetic"
-classes = 2
-count = 160
-image_size = 32
-
-[[preprocess]]
-type = "resize"
-size = 32
-
-[[augment]]
-type = "random_flip"
-
-[model]
-type = "cnn"
-input_size = 32
-
-[training]
-epochs = 2
-batch_size = 16
-)";
-
-std::string cli() { return std::string("env -u CEREBRA_PLUGIN_PATH ") + CEREBRA_CLI; }
-
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-json read_json(const fs::path& file) { return json::parse(read_text(file)); }
+const std::string kPipeline = cerebra::testing::tiny_pipeline(2);
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;

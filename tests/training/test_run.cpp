@@ -7,9 +7,13 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "run_support.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
+using cerebra::testing::cli;
+using cerebra::testing::read_json;
+using cerebra::testing::read_metrics;
 using cerebra::testing::run_command;
 using cerebra::testing::TempDir;
 using cerebra::testing::write_text;
@@ -17,52 +21,13 @@ using nlohmann::json;
 
 namespace {
 
-const char* kPipeline = R"([run]
-name = "tiny"
-seed = 7
-threads = 1
-
-[dataset]
-type = "synthetic"
-classes = 2
-count = 160
-image_size = 32
-
-[[preprocess]]
-type = "resize"
-size = 32
-
-[[augment]]
-type = "random_flip"
-
-[model]
-type = "cnn"
-input_size = 32
-
-[training]
-epochs = 3
-batch_size = 16
-)";
-
-std::string cli() { return std::string("env -u CEREBRA_PLUGIN_PATH ") + CEREBRA_CLI; }
+const std::string kPipeline = cerebra::testing::tiny_pipeline(3);
 
 fs::path only_run(const fs::path& output) {
   std::vector<fs::path> runs;
   for (const auto& entry : fs::directory_iterator(output)) runs.push_back(entry.path());
   EXPECT_EQ(runs.size(), 1u);
   return runs.empty() ? fs::path() : runs[0];
-}
-
-std::vector<json> read_metrics(const fs::path& run) {
-  std::vector<json> lines;
-  std::ifstream in(run / "metrics.jsonl");
-  for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
-  return lines;
-}
-
-json read_json(const fs::path& file) {
-  std::ifstream in(file);
-  return json::parse(in);
 }
 
 }  // namespace
@@ -79,7 +44,7 @@ TEST(Run, WritesACompleteRunDirectory) {
   }
   // No temporary files are left behind.
   for (const auto& entry : fs::recursive_directory_iterator(run)) {
-    EXPECT_EQ(entry.path().extension(), entry.path().extension() == ".tmp" ? ".none" : entry.path().extension());
+    EXPECT_NE(entry.path().extension(), ".tmp") << entry.path();
   }
   auto metrics = read_metrics(run);
   ASSERT_EQ(metrics.size(), 3u);

@@ -1,0 +1,67 @@
+// Helpers for tests that train tiny runs through the `cerebra` command.
+#pragma once
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace cerebra::testing {
+
+// A run that trains in seconds: 160 synthetic 32x32 images, the study's CNN
+// built for 32x32 inputs, one compute thread.
+inline std::string tiny_pipeline(int epochs) {
+  return R"([run]
+name = "tiny"
+seed = 7
+threads = 1
+
+[dataset]
+type = "synthetic"
+classes = 2
+count = 160
+image_size = 32
+
+[[preprocess]]
+type = "resize"
+size = 32
+
+[[augment]]
+type = "random_flip"
+
+[model]
+type = "cnn"
+input_size = 32
+
+[training]
+epochs = )" + std::to_string(epochs) + R"(
+batch_size = 16
+)";
+}
+
+// The CLI of this build, blind to any plugin path of the caller's environment.
+inline std::string cli() { return std::string("env -u CEREBRA_PLUGIN_PATH ") + CEREBRA_CLI; }
+
+inline std::string read_text(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+inline nlohmann::json read_json(const std::filesystem::path& file) {
+  return nlohmann::json::parse(read_text(file));
+}
+
+// One JSON object per line of a run's metrics.jsonl.
+inline std::vector<nlohmann::json> read_metrics(const std::filesystem::path& run) {
+  std::vector<nlohmann::json> lines;
+  std::ifstream in(run / "metrics.jsonl");
+  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
+}  // namespace cerebra::testing
