@@ -1,4 +1,5 @@
-// Registers the metric name "test_duplicate", as does its twin plugin.
+// Built twice (TWIN = a, b): both libraries register the metric name
+// "test_duplicate", which the host must refuse the second time.
 #include "cerebra/metric.h"
 #include "cerebra/plugin_abi.h"
 
@@ -13,10 +14,10 @@ class Constant : public cerebra::Metric {
 };
 
 void register_components(cerebra::Registry& registry) {
-  registry.add<Constant>(cerebra::kinds::metric, "test_duplicate", "Twin (a)", {});
+  registry.add<Constant>(cerebra::kinds::metric, "test_duplicate", "Twin (" TWIN ")", {});
 }
 
 }  // namespace
 
-CEREBRA_PLUGIN("test_duplicate_a", "0.0.1", "Registers a name its twin also registers",
+CEREBRA_PLUGIN("test_duplicate_" TWIN, "0.0.1", "Registers a name its twin also registers",
                register_components)
