@@ -9,6 +9,7 @@
 // storages itself: from the zip records through caffe2's PyTorchStreamReader,
 // or from the tail of a legacy file.
 #include "cerebra/weights.h"
+#include "module_path.h"
 
 #include <algorithm>
 #include <cstring>
@@ -613,10 +614,7 @@ Format detect(const std::string& path, std::uint64_t size) {
   return Format::Unknown;
 }
 
-bool in_module(const std::string& name, const std::string& prefix) {
-  return name == prefix || (name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0 &&
-                            name[prefix.size()] == '.');
-}
+using detail::in_module;
 
 std::string list_some(const std::vector<std::string>& names, std::size_t most = 6) {
   if (names.size() <= most) return join(names);

@@ -24,6 +24,7 @@
 #include "cerebra/run.h"
 #include "cerebra/weights.h"
 #include "model_runtime.h"
+#include "../module_path.h"
 
 namespace cerebra {
 
@@ -85,8 +86,6 @@ std::string timestamp() {
   std::strftime(buffer, sizeof buffer, "%Y%m%d-%H%M%S", &local);
   return buffer;
 }
-
-void write_file(const std::string& path, const std::string& text) { write_file_atomically(path, text); }
 
 void append_line(const std::string& path, const std::string& line) {
   std::ofstream out(path, std::ios::app);
@@ -198,13 +197,8 @@ LoaderOptions Trainer::loader_options(bool training) const { return detail::load
 // Parameters whose names start with one of the group's prefixes ("layer4"
 // matches "layer4.0.conv1.weight" but not "layer40...").
 bool in_group(const std::string& name, const LayerGroup& group) {
-  for (const auto& prefix : group.module_prefixes) {
-    if (name.size() >= prefix.size() && name.compare(0, prefix.size(), prefix) == 0 &&
-        (name.size() == prefix.size() || name[prefix.size()] == '.')) {
-      return true;
-    }
-  }
-  return false;
+  return std::any_of(group.module_prefixes.begin(), group.module_prefixes.end(),
+                     [&](const std::string& module) { return detail::in_module(name, module); });
 }
 
 void Trainer::build_model() {
@@ -224,7 +218,7 @@ void Trainer::build_model() {
     } else {
       WeightsReport report = load_starting_weights(*model_, weights);
       log_ << report.summary() << "\n";
-      write_file((fs::path(run_dir_) / "weights.txt").string(), report.summary() + "\n");
+      write_file_atomically((fs::path(run_dir_) / "weights.txt").string(), report.summary() + "\n");
     }
   } else if (mode != "scratch") {
     log_ << "note: [transfer] mode = \"" << mode << "\" without weights: every layer starts from random values\n";
@@ -350,7 +344,7 @@ Evaluation Trainer::evaluate(ImageLoader& loader, bool keep_predictions, const s
                              detail::FeatureCache* feature_cache) {
   auto settings = detail::evaluation_settings(pipeline_, device_, assembly_.class_names, assembly_.positive_class);
   Evaluation result = detail::evaluate_model(*model_, registry_, settings, loader, keep_predictions, feature_cache);
-  if (keep_predictions) write_file(predictions_path, predictions_csv(result.predictions, assembly_.class_names));
+  if (keep_predictions) write_file_atomically(predictions_path, predictions_csv(result.predictions, assembly_.class_names));
   return result;
 }
 
@@ -661,11 +655,11 @@ RunResult Trainer::run(bool resume) {
   if (!skipped.empty()) {
     std::string csv = "file,reason\n";
     for (const auto& s : skipped) csv += "\"" + s.id + "\",\"" + s.reason + "\"\n";
-    write_file((fs::path(run_dir_) / "skipped.csv").string(), csv);
+    write_file_atomically((fs::path(run_dir_) / "skipped.csv").string(), csv);
     log_ << skipped.size() << " unreadable file(s) skipped; listed in " << (fs::path(run_dir_) / "skipped.csv").string() << "\n";
   }
   summary["seconds"] = std::chrono::duration<double>(clock::now() - run_start).count();
-  write_file((fs::path(run_dir_) / "summary.json").string(), summary.dump(2) + "\n");
+  write_file_atomically((fs::path(run_dir_) / "summary.json").string(), summary.dump(2) + "\n");
   if (!result.message.empty()) log_ << result.message << "\n";
   log_ << "run directory: " << run_dir_ << "\n";
   return result;
@@ -734,7 +728,7 @@ RunResult run_pipeline(const Pipeline& pipeline, const Registry& registry, const
   std::ostream& log = options.log ? *options.log : std::cerr;
   if (!options.resume_dir.empty()) return resume_run(options.resume_dir, registry, options);
   const std::string run_dir = make_run_dir(pipeline);
-  write_file((fs::path(run_dir) / "pipeline.toml").string(), pipeline.to_toml());
+  write_file_atomically((fs::path(run_dir) / "pipeline.toml").string(), pipeline.to_toml());
   Trainer trainer(pipeline, registry, run_dir, log);
   return trainer.run(false);
 }
