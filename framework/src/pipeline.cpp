@@ -40,6 +40,10 @@ std::vector<SectionSpec> make_sections() {
     s.add_string("device", "auto", "auto, cpu, cuda or cuda:N");
     s.add_int("threads", 0, "Intra-op compute threads; 0 chooses by measurement for this machine")
         .range(0, 256);
+    s.add_string("allocator", "retain",
+                 "retain keeps freed memory for reuse (much faster CPU training steps); system leaves "
+                 "the C library's defaults")
+        .one_of({"retain", "system"});
   }
   component("dataset", kinds::dataset, false, true, "Where the images come from");
   {

@@ -1,3 +1,5 @@
+#include <map>
+
 #include <gtest/gtest.h>
 
 #include "cerebra/architecture.h"
@@ -73,4 +75,44 @@ TEST(Cnn, DropoutIsActiveOnlyInTraining) {
   EXPECT_TRUE(torch::equal(model->forward(input), model->forward(input)));
   model->train();
   EXPECT_FALSE(torch::equal(model->forward(input), model->forward(input)));
+}
+
+// The plugin pools before its ReLUs and runs channels-last for speed; this
+// is the textbook order (conv, ReLU, pool) in NCHW from the same weights,
+// which both the outputs and every gradient must match.
+TEST(Cnn, FastLayerOrderComputesTheTextbookNetworkAndItsGradients) {
+  torch::manual_seed(3);
+  auto model = registry().create_as<Architecture>(kinds::architecture, "cnn", {})->build(3);
+  model->eval();  // dropout off, so both sides see the same function
+  std::map<std::string, torch::Tensor> p;
+  for (const auto& item : model->named_parameters()) p[item.key()] = item.value();
+  auto conv = [&](const torch::Tensor& x, const std::string& name) {
+    return torch::conv2d(x, p[name + ".weight"].contiguous(), p[name + ".bias"]);
+  };
+  // Half the inputs negative, so that some pooling windows are all <= 0.
+  auto input = torch::rand({4, 3, 64, 64}) * 2 - 1;
+
+  auto fast = model->forward(input);
+  fast.pow(2).sum().backward();
+  std::map<std::string, torch::Tensor> fast_grads;
+  for (const auto& item : model->named_parameters()) fast_grads[item.key()] = item.value().grad().clone();
+  model->zero_grad();
+
+  auto x = torch::max_pool2d(torch::relu(conv(input, "conv1")), 2);
+  x = torch::max_pool2d(torch::relu(conv(x, "conv2")), 2);
+  x = torch::max_pool2d(torch::relu(conv(x, "conv3")), 2);
+  x = torch::relu(torch::linear(x.flatten(1), p["fc1.weight"], p["fc1.bias"]));
+  auto textbook = torch::linear(x, p["fc2.weight"], p["fc2.bias"]);
+  textbook.pow(2).sum().backward();
+
+  EXPECT_TRUE(torch::allclose(fast, textbook, 1e-5, 1e-5)) << (fast - textbook).abs().max();
+  for (const auto& item : model->named_parameters()) {
+    const auto& grad = item.value().grad();
+    ASSERT_TRUE(grad.defined()) << item.key();
+    EXPECT_GT(grad.abs().sum().item<double>(), 0) << item.key();
+    EXPECT_TRUE(torch::allclose(fast_grads[item.key()], grad, 1e-4, 1e-5))
+        << item.key() << ": largest difference " << (fast_grads[item.key()] - grad).abs().max();
+  }
+  // And the layout the plugin chose does not leak into what it returns.
+  EXPECT_TRUE(model->features(input).is_contiguous());
 }

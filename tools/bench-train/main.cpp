@@ -13,12 +13,14 @@
 
 #include "cerebra/architecture.h"
 #include "cerebra/host.h"
+#include "cerebra/memory.h"
 
 int main(int argc, char** argv) {
   std::string model_name = "cnn";
   std::int64_t size = 64, batch = 32, classes = 2;
   int threads = 1, steps = 40;
   bool channels_last = false;
+  std::string allocator = "retain";  // what `cerebra run` uses by default ([run] allocator)
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string key = argv[i], value = argv[i + 1];
     if (key == "--model") model_name = value;
@@ -27,12 +29,14 @@ int main(int argc, char** argv) {
     else if (key == "--threads") threads = std::stoi(value);
     else if (key == "--steps") steps = std::stoi(value);
     else if (key == "--channels-last") channels_last = value == "1";
+    else if (key == "--allocator") allocator = value;
     else {
       std::cerr << "unknown option " << key << "\n";
       return 2;
     }
   }
   torch::set_num_threads(threads);
+  cerebra::configure_allocator(allocator);
   torch::manual_seed(1);
   cerebra::Host host(cerebra::HostOptions{});
   cerebra::Parameters parameters;
@@ -65,8 +69,8 @@ int main(int argc, char** argv) {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   std::cout << fmt::format("cerebra model={} size={} batch={} threads={} channels_last={} "
-                           "steps_images_per_s={:.1f} peak_rss_mb={:.0f}\n",
-                           model_name, size, batch, threads, channels_last ? 1 : 0,
+                           "allocator={} steps_images_per_s={:.1f} peak_rss_mb={:.0f}\n",
+                           model_name, size, batch, threads, channels_last ? 1 : 0, allocator,
                            steps * batch / seconds, usage.ru_maxrss / 1024.0);
   return 0;
 }

@@ -102,7 +102,8 @@ class ImageLoader {
   // Begins an epoch: order and random augmentation depend only on the seed
   // and the epoch number, whatever the thread count.
   void start_epoch(int epoch);
-  // Fills `batch`; false when the epoch is over.
+  // Fills `batch`; false when the epoch is over. The memory of the batch passed
+  // in is reused, so copy out what must outlive the next call.
   bool next(Batch& batch);
 
   // Files skipped so far (skip_bad_files), each once, in the order found.

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "cerebra/data.h"
 #include "seeding.h"
@@ -72,60 +73,71 @@ std::uint64_t fnv1a(const std::string& text, std::uint64_t hash) {
   return hash;
 }
 
-// What an image's pixels turn into, in NCHW float, RGB order.
-struct Converted {
-  std::vector<float> pixels;
-  int height = 0, width = 0;
-};
-
-Converted to_planar_rgb(const cv::Mat& image, int channels, const std::string& id) {
+// The final image of the pipeline, checked, in a form write_planar() reads.
+cv::Mat batchable(const cv::Mat& image, const std::string& id) {
   cv::Mat source = image;
   if (source.channels() == 4) {
     // Transforms may hand back BGRA; alpha carries nothing for a scan.
-    std::vector<cv::Mat> planes;
-    cv::split(source, planes);
-    planes.resize(3);
-    cv::merge(planes, source);
+    cv::Mat bgr;
+    cv::cvtColor(source, bgr, cv::COLOR_BGRA2BGR);
+    source = bgr;
   }
   if (source.channels() != 1 && source.channels() != 3) {
     throw Error(fmt::format("{}: the pipeline produced an image with {} channels; expected 1 or 3",
                             id, source.channels()));
   }
-  double scale = 1.0;
   switch (source.depth()) {
-    case CV_8U: scale = 1.0 / 255.0; break;
-    case CV_16U: scale = 1.0 / 65535.0; break;
+    case CV_8U:
+    case CV_16U:
     case CV_32F:
-    case CV_64F: scale = 1.0; break;  // a normalize stage already chose the scale
+      return source;
+    case CV_64F: {
+      cv::Mat floats;
+      source.convertTo(floats, CV_32F);
+      return floats;
+    }
     default:
       throw Error(fmt::format("{}: the pipeline produced pixels of an unsupported depth ({})", id,
                               source.depth()));
   }
-  cv::Mat floats;
-  source.convertTo(floats, CV_32F, scale);
-  Converted out;
-  out.height = floats.rows;
-  out.width = floats.cols;
-  const std::size_t plane = static_cast<std::size_t>(out.height) * out.width;
-  out.pixels.resize(plane * channels);
-  const int source_channels = floats.channels();
-  for (int y = 0; y < out.height; ++y) {
-    const float* row = floats.ptr<float>(y);
-    for (int x = 0; x < out.width; ++x) {
-      const float* pixel = row + static_cast<std::size_t>(x) * source_channels;
-      std::size_t at = static_cast<std::size_t>(y) * out.width + x;
-      if (source_channels == 1) {
-        for (int c = 0; c < channels; ++c) out.pixels[c * plane + at] = pixel[0];
-      } else if (channels == 3) {
-        out.pixels[at] = pixel[2];  // OpenCV keeps BGR; batches are RGB
-        out.pixels[plane + at] = pixel[1];
-        out.pixels[2 * plane + at] = pixel[0];
-      } else {
-        out.pixels[at] = 0.114f * pixel[0] + 0.587f * pixel[1] + 0.299f * pixel[2];
+}
+
+// Writes one image into its slot of a batch: NCHW float, RGB order, 8- and
+// 16-bit pixels scaled to [0, 1], floats as they are (a normalize stage
+// already chose the scale). One pass over the pixels, no temporaries.
+template <typename Pixel>
+void write_planar_rows(const cv::Mat& source, int channels, float scale, float* out) {
+  const int height = source.rows, width = source.cols, source_channels = source.channels();
+  const std::size_t plane = static_cast<std::size_t>(height) * width;
+  for (int y = 0; y < height; ++y) {
+    const Pixel* row = source.ptr<Pixel>(y);
+    float* r = out + static_cast<std::size_t>(y) * width;
+    float* g = r + plane;
+    float* b = g + plane;
+    if (source_channels == 1) {
+      for (int x = 0; x < width; ++x) r[x] = static_cast<float>(row[x]) * scale;
+      for (int c = 1; c < channels; ++c) std::memcpy(r + c * plane, r, sizeof(float) * width);
+    } else if (channels == 3) {
+      for (int x = 0; x < width; ++x) {  // OpenCV keeps BGR; batches are RGB
+        b[x] = static_cast<float>(row[3 * x]) * scale;
+        g[x] = static_cast<float>(row[3 * x + 1]) * scale;
+        r[x] = static_cast<float>(row[3 * x + 2]) * scale;
+      }
+    } else {
+      for (int x = 0; x < width; ++x) {
+        r[x] = (0.114f * static_cast<float>(row[3 * x]) + 0.587f * static_cast<float>(row[3 * x + 1]) +
+                0.299f * static_cast<float>(row[3 * x + 2])) * scale;
       }
     }
   }
-  return out;
+}
+
+void write_planar(const cv::Mat& source, int channels, float* out) {
+  switch (source.depth()) {
+    case CV_8U: write_planar_rows<std::uint8_t>(source, channels, 1.0f / 255.0f, out); break;
+    case CV_16U: write_planar_rows<std::uint16_t>(source, channels, 1.0f / 65535.0f, out); break;
+    default: write_planar_rows<float>(source, channels, 1.0f, out); break;
+  }
 }
 
 // Disk cache entries: a header naming the full key (so a hash collision reads
@@ -217,6 +229,7 @@ struct ImageLoader::Impl {
   std::mutex queue_mutex;
   std::condition_variable queue_changed;
   std::deque<Batch> queue;
+  std::vector<std::vector<float>> spare_buffers;  // image buffers of consumed batches
   bool producer_finished = true;
   std::exception_ptr producer_error;
   std::atomic<bool> cancel{false};
@@ -304,7 +317,7 @@ struct ImageLoader::Impl {
   struct Item {
     bool ok = false;
     std::string reason;
-    Converted converted;
+    cv::Mat image;  // what the stages produced, see batchable()
   };
 
   Item process(std::size_t index, std::size_t position) {
@@ -341,7 +354,7 @@ struct ImageLoader::Impl {
         }
       }
     }
-    item.converted = to_planar_rgb(image, options.channels, samples[index].id);
+    item.image = batchable(image, samples[index].id);
     item.ok = true;
     return item;
   }
@@ -379,7 +392,7 @@ struct ImageLoader::Impl {
   bool produce(Batch& batch) {
     const std::size_t batch_size = options.batch_size;
     std::vector<std::size_t> indices;
-    std::vector<Converted> images;
+    std::vector<cv::Mat> images;
     while (indices.size() < batch_size && cursor < order.size() && !cancel) {
       // Bad files are replaced by the next samples in the order, so every
       // batch but the last stays full. Which samples those are depends only
@@ -395,7 +408,7 @@ struct ImageLoader::Impl {
         const std::size_t index = order[start + k];
         if (items[k].ok) {
           indices.push_back(index);
-          images.push_back(std::move(items[k].converted));
+          images.push_back(std::move(items[k].image));
           continue;
         }
         if (!options.skip_bad_files) {
@@ -417,14 +430,14 @@ struct ImageLoader::Impl {
       cursor = order.size();
       return false;
     }
-    const int height = images[0].height, width = images[0].width;
+    const int height = images[0].rows, width = images[0].cols;
     for (std::size_t k = 1; k < images.size(); ++k) {
-      if (images[k].height != height || images[k].width != width) {
+      if (images[k].rows != height || images[k].cols != width) {
         throw Error(fmt::format(
             "{}: image is {}x{} (width x height) but {} in the same batch is {}x{}; images of "
             "different sizes cannot be batched: add a resize stage to [[preprocess]] "
             "(name = \"resize\")",
-            samples[indices[k]].id, images[k].width, images[k].height, samples[indices[0]].id,
+            samples[indices[k]].id, images[k].cols, images[k].rows, samples[indices[0]].id,
             width, height));
       }
     }
@@ -433,15 +446,35 @@ struct ImageLoader::Impl {
     batch.channels = options.channels;
     batch.height = height;
     batch.width = width;
+    // A buffer the consumer handed back (see next()), so a batch costs no
+    // fresh pages; every element is written below.
+    {
+      std::lock_guard<std::mutex> lock(queue_mutex);
+      if (!spare_buffers.empty()) {
+        batch.images = std::move(spare_buffers.back());
+        spare_buffers.pop_back();
+      }
+    }
     batch.images.resize(per_image * indices.size());
     batch.labels.resize(indices.size());
     batch.indices = indices;
-    for (std::size_t k = 0; k < indices.size(); ++k) {
-      std::memcpy(batch.images.data() + k * per_image, images[k].pixels.data(),
-                  per_image * sizeof(float));
-      batch.labels[k] = samples[indices[k]].label;
-    }
+    float* out = batch.images.data();
+    pool->run(indices.size(), [&](std::size_t k) {
+      write_planar(images[k], options.channels, out + k * per_image);
+    });
+    for (std::size_t k = 0; k < indices.size(); ++k) batch.labels[k] = samples[indices[k]].label;
     return true;
+  }
+
+  // Gives the image buffer of a batch the consumer is done with to the
+  // producer, to fill again.
+  void recycle(Batch& batch) {
+    if (batch.images.capacity() == 0) return;
+    std::lock_guard<std::mutex> lock(queue_mutex);
+    if (spare_buffers.size() < static_cast<std::size_t>(options.prefetch) + 2) {
+      spare_buffers.push_back(std::move(batch.images));
+    }
+    batch.images = {};
   }
 
   void run_producer() {
@@ -573,6 +606,7 @@ bool ImageLoader::next(Batch& batch) {
     impl.producer_finished = true;
     return false;
   }
+  impl.recycle(batch);  // the caller is done with the batch it passes in
   std::unique_lock<std::mutex> lock(impl.queue_mutex);
   impl.queue_changed.wait(lock, [&] { return !impl.queue.empty() || impl.producer_finished; });
   if (!impl.queue.empty()) {

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "cerebra/dataset.h"
+#include "cerebra/memory.h"
 #include "cerebra/metric.h"
 #include "model_runtime.h"
 
@@ -366,6 +367,7 @@ TrainedRun::TrainedRun(const std::string& run_dir, const Registry& registry, con
   run.pipeline = load_pipeline(pipeline_file, {}, registry);
   run.device = detail::choose_device(options.device);
   detail::set_compute_threads(run.pipeline.section("run"));
+  configure_allocator(run.pipeline.section("run").get_string("allocator"));
 
   // The classes come from summary.json when the run finished, so predicting
   // does not need the training data; a run still going asks its dataset.

@@ -20,6 +20,7 @@
 #include "cerebra/architecture.h"
 #include "cerebra/data.h"
 #include "cerebra/evaluate.h"
+#include "cerebra/memory.h"
 #include "cerebra/metric.h"
 #include "cerebra/run.h"
 #include "cerebra/weights.h"
@@ -164,6 +165,7 @@ class Trainer {
   TrainingState state_;
   bool monitor_minimises_ = false;
   std::string monitor_;
+  std::string allocator_;  // what [run] allocator put in effect, for the log and summary
 };
 
 void Trainer::assemble() {
@@ -419,6 +421,7 @@ RunResult Trainer::run(bool resume) {
   result.run_dir = run_dir_;
 
   detail::set_compute_threads(run_);
+  allocator_ = configure_allocator(run_.get_string("allocator"));
   const auto seed = static_cast<std::uint64_t>(run_.get_int("seed"));
   torch::manual_seed(seed);
 
@@ -434,6 +437,7 @@ RunResult Trainer::run(bool resume) {
                       run_dir_, split.train.size(), split.val.size(), split.test.size(), assembly_.class_names.size(),
                       join(assembly_.class_names), split.duplicate_groups);
   log_ << fmt::format("model: {} on {} with {} thread(s)\n", pipeline_.model.name, device_.str(), torch::get_num_threads());
+  log_ << "memory: " << allocator_ << "\n";
 
   if (training_.get_string("class_balance") == "loss_weights") {
     std::vector<double> counts(assembly_.class_names.size(), 0.0);
@@ -624,6 +628,7 @@ RunResult Trainer::run(bool resume) {
   summary["seed"] = run_.get_int("seed");
   summary["device"] = device_.str();
   summary["threads"] = torch::get_num_threads();
+  summary["allocator"] = allocator_;
   summary["split"] = {{"train", split.train.size()}, {"val", split.val.size()}, {"test", split.test.size()},
                       {"duplicate_groups", split.duplicate_groups}, {"duplicate_files", split.duplicate_files}};
   summary["epochs_completed"] = state_.epoch;

@@ -48,6 +48,28 @@ class ToGrayscale : public cerebra::Transform {
   bool keep_channels_;
 };
 
+// out(y, x, c) = in(y, x, c) * a[c] + b[c], as float. The coefficients are
+// laid out along a whole row once, so the inner loop is a plain
+// multiply-add the compiler vectorises.
+template <typename Pixel>
+void affine_per_channel(const cv::Mat& in, const std::vector<float>& a, const std::vector<float>& b,
+                        cv::Mat& out) {
+  const int channels = in.channels();
+  const std::size_t row_values = static_cast<std::size_t>(in.cols) * channels;
+  std::vector<float> row_a(row_values), row_b(row_values);
+  for (std::size_t i = 0; i < row_values; ++i) {
+    row_a[i] = a[i % static_cast<std::size_t>(channels)];
+    row_b[i] = b[i % static_cast<std::size_t>(channels)];
+  }
+  const float* ra = row_a.data();
+  const float* rb = row_b.data();
+  for (int y = 0; y < in.rows; ++y) {
+    const Pixel* source = in.ptr<Pixel>(y);
+    float* target = out.ptr<float>(y);
+    for (std::size_t i = 0; i < row_values; ++i) target[i] = static_cast<float>(source[i]) * ra[i] + rb[i];
+  }
+}
+
 class Normalize : public cerebra::Transform {
  public:
   explicit Normalize(const cerebra::Parameters& p) : preset_(p.get_string("preset")) {
@@ -91,30 +113,36 @@ class Normalize : public cerebra::Transform {
     double scale = 1.0;
     if (source.depth() == CV_8U) scale = 1.0 / 255.0;
     else if (source.depth() == CV_16U) scale = 1.0 / 65535.0;
-    cv::Mat unit;
-    source.convertTo(unit, CV_32F, scale);
-    const int channels = unit.channels();
-    std::vector<cv::Mat> planes;
-    cv::split(unit, planes);
+    if (source.depth() != CV_8U && source.depth() != CV_16U && source.depth() != CV_32F) {
+      source.convertTo(source, CV_32F);
+    }
+    const int channels = source.channels();
+    // out = pixel * a[c] + b[c] for plane c, in one pass; the statistics are
+    // R, G, B, and plane c of a BGR image is colour 2 - c.
+    std::vector<float> a(channels), b(channels);
+    cv::Scalar image_mean, image_std;
+    if (preset_ == "per_image") cv::meanStdDev(source, image_mean, image_std);
     for (int c = 0; c < channels; ++c) {
       double mean = 0, std = 1;
       if (preset_ == "per_image") {
-        cv::Scalar m, s;
-        cv::meanStdDev(planes[c], m, s);
-        mean = m[0];
-        std = s[0] > 1e-6 ? s[0] : 1.0;  // a flat image stays flat instead of exploding
+        mean = image_mean[c] * scale;
+        std = image_std[c] * scale > 1e-6 ? image_std[c] * scale : 1.0;  // a flat image stays flat
       } else if (mean_.size() == 1) {
         mean = mean_[0];
         std = std_[0];
       } else {
-        // Stats are R, G, B; plane c of a BGR image is colour 2 - c.
         mean = mean_[2 - c];
         std = std_[2 - c];
       }
-      planes[c].convertTo(planes[c], CV_32F, 1.0 / std, -mean / std);
+      a[c] = static_cast<float>(scale / std);
+      b[c] = static_cast<float>(-mean / std);
     }
-    cv::Mat out;
-    cv::merge(planes, out);
+    cv::Mat out(source.rows, source.cols, CV_MAKETYPE(CV_32F, channels));
+    switch (source.depth()) {
+      case CV_8U: affine_per_channel<std::uint8_t>(source, a, b, out); break;
+      case CV_16U: affine_per_channel<std::uint16_t>(source, a, b, out); break;
+      default: affine_per_channel<float>(source, a, b, out); break;
+    }
     return out;
   }
 
