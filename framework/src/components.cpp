@@ -16,7 +16,7 @@ Dataset::~Dataset() = default;
 Transform::~Transform() = default;
 Metric::~Metric() = default;
 
-cv::Mat Dataset::load(const Sample& sample) const { return read_image(sample.id); }
+cv::Mat Dataset::load(const Sample& sample, const LoadHint& hint) const { return read_image(sample.id, hint); }
 
 std::string Dataset::fingerprint(const Sample& sample) const { return hash_file(sample.id); }
 
@@ -43,9 +43,56 @@ bool jpeg_is_truncated(const std::vector<unsigned char>& bytes) {
   }
   return last_scan != 0 && last_end < last_scan;
 }
+
+// Width, height and component count from a JPEG's start-of-frame header, for
+// the Huffman-coded kinds libjpeg can decode at a reduced scale (baseline,
+// extended, progressive); false for anything else.
+bool jpeg_frame(const std::vector<unsigned char>& bytes, int& width, int& height, int& components) {
+  if (bytes.size() < 4 || bytes[0] != 0xFF || bytes[1] != 0xD8) return false;
+  std::size_t i = 2;
+  while (i + 9 < bytes.size()) {
+    if (bytes[i] != 0xFF) return false;
+    const unsigned char marker = bytes[i + 1];
+    if (marker == 0xFF) {  // fill byte
+      ++i;
+      continue;
+    }
+    const std::size_t length = (static_cast<std::size_t>(bytes[i + 2]) << 8) | bytes[i + 3];
+    if (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC) {
+      if (marker > 0xC2) return false;  // lossless, hierarchical or arithmetic-coded
+      height = (bytes[i + 5] << 8) | bytes[i + 6];
+      width = (bytes[i + 7] << 8) | bytes[i + 8];
+      components = bytes[i + 9];
+      return width > 0 && height > 0;
+    }
+    if (marker == 0xDA || length < 2) return false;  // scan before any frame: malformed
+    i += 2 + length;
+  }
+  return false;
+}
+
+// The IMREAD_REDUCED_* flag for a JPEG under `hint`, or -1 to decode in full.
+int reduced_flag(const std::vector<unsigned char>& bytes, const LoadHint& hint) {
+  if (hint.min_width <= 0 || hint.min_height <= 0) return -1;
+  int width = 0, height = 0, components = 0;
+  if (!jpeg_frame(bytes, width, height, components) || (components != 1 && components != 3)) return -1;
+  int factor = 1;
+  // libjpeg's reduced output is ceil(side / factor).
+  while (factor < 8 && (width + 2 * factor - 1) / (2 * factor) >= hint.min_width &&
+         (height + 2 * factor - 1) / (2 * factor) >= hint.min_height) {
+    factor *= 2;
+  }
+  if (factor == 1) return -1;
+  const bool gray = components == 1;
+  switch (factor) {
+    case 2: return gray ? cv::IMREAD_REDUCED_GRAYSCALE_2 : cv::IMREAD_REDUCED_COLOR_2;
+    case 4: return gray ? cv::IMREAD_REDUCED_GRAYSCALE_4 : cv::IMREAD_REDUCED_COLOR_4;
+    default: return gray ? cv::IMREAD_REDUCED_GRAYSCALE_8 : cv::IMREAD_REDUCED_COLOR_8;
+  }
+}
 }  // namespace
 
-cv::Mat read_image(const std::string& path) {
+cv::Mat read_image(const std::string& path, const LoadHint& hint) {
   std::vector<unsigned char> bytes = read_bytes(path);
   if (bytes.empty()) throw Error(path + ": empty file (0 bytes), not an image");
   if (jpeg_is_truncated(bytes)) {
@@ -54,7 +101,8 @@ cv::Mat read_image(const std::string& path) {
   }
   cv::Mat image;
   try {
-    image = cv::imdecode(bytes, cv::IMREAD_UNCHANGED | cv::IMREAD_IGNORE_ORIENTATION);
+    const int reduced = reduced_flag(bytes, hint);
+    image = cv::imdecode(bytes, (reduced >= 0 ? reduced : cv::IMREAD_UNCHANGED) | cv::IMREAD_IGNORE_ORIENTATION);
   } catch (const cv::Exception& error) {
     throw Error(path + ": cannot decode image: " + error.msg);
   }

@@ -68,6 +68,9 @@ std::vector<SectionSpec> make_sections() {
     s.add_string("on_bad_file", "stop", "stop at the first unreadable image, or skip and list it")
         .one_of({"stop", "skip"});
     s.add_int("prefetch", 2, "Batches prepared ahead of the trainer").range(0, 64);
+    s.add_bool("reduced_decode", true,
+               "Decode large JPEGs at 1/2, 1/4 or 1/8 scale when the first preprocess stage (a resize) "
+               "shrinks them anyway; false decodes every image in full");
   }
   component("model", kinds::architecture, false, true, "The network to train");
   {

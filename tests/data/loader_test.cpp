@@ -1,6 +1,11 @@
 // ImageLoader on real plugins: batch layout, determinism across threads and
 // prefetch, the sampler, caches, and bad or mismatched files.
+#include <cmath>
 #include <map>
+#include <mutex>
+#include <tuple>
+
+#include <opencv2/imgproc.hpp>
 
 #include "data_test_support.h"
 
@@ -63,6 +68,108 @@ TEST(Loader, BatchesAreNchwRgbFloat) {
   auto g = read_epoch(gray, 0);
   EXPECT_EQ(g[0].channels, 1);
   EXPECT_NEAR(g[0].images[0], (0.299 * 255 + 0.587 * 128) / 255.0, 1e-3);
+}
+
+// A 512x384 picture with detail at every scale, so a reduced decode is
+// visibly a different (smaller) image, yet resizes to nearly the same one.
+cv::Mat test_picture() {
+  cv::Mat image(384, 512, CV_8UC3);
+  for (int y = 0; y < image.rows; ++y) {
+    for (int x = 0; x < image.cols; ++x) {
+      image.at<cv::Vec3b>(y, x) = cv::Vec3b(static_cast<unsigned char>(x / 2), static_cast<unsigned char>(y / 2),
+                                            static_cast<unsigned char>((x * y / 64 + (x / 8 + y / 8) % 2 * 40) % 256));
+    }
+  }
+  return image;
+}
+
+TEST(ReadImage, LargeJpegsDecodeAtTheSmallestScaleTheHintAllows) {
+  TempDir dir;
+  cv::Mat colour = test_picture(), gray;
+  cv::cvtColor(colour, gray, cv::COLOR_BGR2GRAY);
+  write_image(dir.file("colour.jpg"), colour, {cv::IMWRITE_JPEG_QUALITY, 95});
+  write_image(dir.file("gray.jpg"), gray, {cv::IMWRITE_JPEG_QUALITY, 95});
+  write_image(dir.file("colour.png"), colour);
+  auto size_of = [](const cv::Mat& m) { return std::make_tuple(m.cols, m.rows, m.channels()); };
+
+  EXPECT_EQ(size_of(read_image(dir.file("colour.jpg"))), std::make_tuple(512, 384, 3));
+  EXPECT_EQ(size_of(read_image(dir.file("colour.jpg"), {100, 100})), std::make_tuple(256, 192, 3));
+  EXPECT_EQ(size_of(read_image(dir.file("colour.jpg"), {64, 64})), std::make_tuple(128, 96, 3));
+  EXPECT_EQ(size_of(read_image(dir.file("colour.jpg"), {32, 32})), std::make_tuple(64, 48, 3));
+  EXPECT_EQ(size_of(read_image(dir.file("colour.jpg"), {8, 8})), std::make_tuple(64, 48, 3));  // 1/8 at most
+  EXPECT_EQ(size_of(read_image(dir.file("colour.jpg"), {300, 100})), std::make_tuple(512, 384, 3));
+  EXPECT_EQ(size_of(read_image(dir.file("gray.jpg"), {64, 64})), std::make_tuple(128, 96, 1));
+  EXPECT_EQ(size_of(read_image(dir.file("colour.png"), {64, 64})), std::make_tuple(512, 384, 3));
+
+  // What a resize then makes of it is nearly the same picture.
+  cv::Mat full, reduced;
+  cv::resize(read_image(dir.file("colour.jpg")), full, cv::Size(64, 64), 0, 0, cv::INTER_AREA);
+  cv::resize(read_image(dir.file("colour.jpg"), {64, 64}), reduced, cv::Size(64, 64), 0, 0, cv::INTER_AREA);
+  cv::Mat difference;
+  cv::absdiff(full, reduced, difference);
+  EXPECT_LT(cv::mean(difference)[0], 4.0);  // out of 255
+}
+
+// Passes loads on to a real dataset and records the hints it was given.
+class RecordingDataset : public Dataset {
+ public:
+  explicit RecordingDataset(std::shared_ptr<Dataset> inner) : inner_(std::move(inner)) {}
+  std::vector<std::string> class_names() const override { return inner_->class_names(); }
+  std::vector<Sample> samples() const override { return inner_->samples(); }
+  using Dataset::load;
+  cv::Mat load(const Sample& sample, const LoadHint& hint) const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    hints_.push_back(hint);
+    return inner_->load(sample, hint);
+  }
+  std::vector<LoadHint> hints() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return hints_;
+  }
+
+ private:
+  std::shared_ptr<Dataset> inner_;
+  mutable std::mutex mutex_;
+  mutable std::vector<LoadHint> hints_;
+};
+
+TEST(Loader, AskForReducedDecodesOnlyWhenAResizeComesFirst) {
+  TempDir dir;
+  write_image(dir.file("a/one.jpg"), test_picture(), {cv::IMWRITE_JPEG_QUALITY, 95});
+  write_image(dir.file("b/two.jpg"), test_picture(), {cv::IMWRITE_JPEG_QUALITY, 95});
+  auto folder = make_dataset("image_folder", {{"root", dir.path().string()}});
+  auto hints_for = [&](std::vector<Stage> preprocess, bool reduced_decode, std::vector<Batch>* out = nullptr) {
+    auto dataset = std::make_shared<RecordingDataset>(folder);
+    LoaderOptions o = options(2, 1);
+    o.reduced_decode = reduced_decode;
+    ImageLoader loader(dataset, dataset->samples(), std::move(preprocess), std::vector<Stage>{}, o);
+    auto batches = read_epoch(loader, 0);
+    if (out) *out = batches;
+    auto hints = dataset->hints();
+    EXPECT_EQ(hints.size(), 2u);
+    return hints.empty() ? LoadHint{} : hints[0];
+  };
+  std::vector<Batch> reduced, full;
+  auto hint = hints_for({stage("resize", {{"width", std::int64_t{48}}, {"height", std::int64_t{40}}})}, true, &reduced);
+  EXPECT_EQ(hint.min_width, 48);
+  EXPECT_EQ(hint.min_height, 40);
+  hint = hints_for({stage("resize", {{"width", std::int64_t{48}}, {"height", std::int64_t{40}}})}, false, &full);
+  EXPECT_EQ(hint.min_width, 0);
+  EXPECT_EQ(hints_for({stage("crop_brain"), stage("resize", {{"size", std::int64_t{48}}})}, true).min_width, 0);
+  EXPECT_EQ(hints_for({stage("normalize")}, true).min_width, 0);
+
+  // Same batch shape either way, and nearly the same pixels.
+  ASSERT_EQ(reduced.size(), 1u);
+  ASSERT_EQ(full.size(), 1u);
+  ASSERT_EQ(reduced[0].images.size(), full[0].images.size());
+  double total = 0;
+  bool identical = true;
+  for (std::size_t i = 0; i < full[0].images.size(); ++i) {
+    total += std::abs(reduced[0].images[i] - full[0].images[i]);
+    identical = identical && reduced[0].images[i] == full[0].images[i];
+  }
+  EXPECT_LT(total / static_cast<double>(full[0].images.size()), 4.0 / 255.0);
+  EXPECT_FALSE(identical) << "the reduced decode was not used";
 }
 
 TEST(Loader, SameBatchesWithOneAndFourThreadsAndAnyPrefetch) {

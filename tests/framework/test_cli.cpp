@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cerebra/plugin_abi.h"
 #include "test_support.h"
 
 using cerebra::testing::run_command;
@@ -60,7 +61,7 @@ TEST(Cli, ListPluginsShowsSkippedPluginsAndWhy) {
   auto result = run_command(cli() + " list plugins --plugin-path " CEREBRA_TEST_PLUGIN_DIR);
   EXPECT_EQ(result.exit_code, 0) << result.output;
   EXPECT_TRUE(contains(result.output, "ABI version mismatch")) << result.output;
-  EXPECT_TRUE(contains(result.output, "expected ABI version 1, found 999")) << result.output;
+  EXPECT_TRUE(contains(result.output, "expected ABI version " + std::to_string(CEREBRA_PLUGIN_ABI_VERSION) + ", found 999")) << result.output;
   EXPECT_TRUE(contains(result.output, "register threw")) << result.output;
   EXPECT_TRUE(contains(result.output, "libcerebra_test_text.so")) << result.output;
   EXPECT_TRUE(contains(result.output, "transform/test_invert")) << result.output;

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "cerebra/plugin_abi.h"
 #include "cerebra/plugin_loader.h"
 #include "cerebra/transform.h"
 #include "test_support.h"
@@ -47,7 +48,7 @@ TEST(PluginLoader, RefusesAWrongAbiVersionNamingBothVersionsAndTheFile) {
   const auto& record = loader.load(test_plugin("wrong_abi"));
   EXPECT_EQ(record.status, PluginStatus::AbiMismatch);
   EXPECT_TRUE(contains(record.message, test_plugin("wrong_abi"))) << record.message;
-  EXPECT_TRUE(contains(record.message, "expected ABI version 1, found 999")) << record.message;
+  EXPECT_TRUE(contains(record.message, "expected ABI version " + std::to_string(CEREBRA_PLUGIN_ABI_VERSION) + ", found 999")) << record.message;
   EXPECT_TRUE(registry.list().empty());
 }
 

@@ -4,6 +4,7 @@
 //
 //   cerebra-bench-loader [--data DIR] [--dataset br35h] [--threads 1,2]
 //                        [--batch 32] [--size 224] [--crop] [--compete]
+//                        [--allocator retain|system]
 //
 // --compete runs a busy matrix-multiply thread beside the loader, as a
 // stand-in for the trainer's compute thread, and reports how much work it
@@ -19,6 +20,7 @@
 #include <opencv2/core.hpp>
 
 #include "cerebra/data.h"
+#include "cerebra/memory.h"
 #include "cerebra/plugin_loader.h"
 
 namespace {
@@ -54,6 +56,7 @@ int main(int argc, char** argv) {
   std::vector<int> thread_counts = {1, 2};
   std::int64_t batch_size = 32, size = 224;
   bool crop = false, compete = false;
+  std::string allocator = "retain";  // what `cerebra run` uses by default ([run] allocator)
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&]() -> std::string {
@@ -68,6 +71,7 @@ int main(int argc, char** argv) {
     else if (arg == "--batch") batch_size = std::stoll(value());
     else if (arg == "--size") size = std::stoll(value());
     else if (arg == "--crop") crop = true;
+    else if (arg == "--allocator") allocator = value();
     else if (arg == "--compete") compete = true;
     else if (arg == "--threads") {
       thread_counts.clear();
@@ -80,6 +84,7 @@ int main(int argc, char** argv) {
     }
   }
   setenv("CEREBRA_DATA", data.c_str(), 1);
+  const std::string memory = cerebra::configure_allocator(allocator);
 
   try {
     cerebra::Registry registry;
@@ -106,9 +111,9 @@ int main(int argc, char** argv) {
 
     std::cout << fmt::format("dataset {} ({} images), batch {}, size {}, preprocess: {}resize; "
                              "augment: random_flip, random_rotate, normalize; hardware threads {}; "
-                             "default loader threads {}\n",
+                             "default loader threads {}; memory: {}\n",
                              dataset_name, samples.size(), batch_size, size, crop ? "crop_brain, " : "",
-                             std::thread::hardware_concurrency(), cerebra::default_loader_threads());
+                             std::thread::hardware_concurrency(), cerebra::default_loader_threads(), memory);
     if (compete) {
       // The busy thread's rate with no loader beside it, for comparison.
       std::atomic<bool> stop{false};

@@ -8,6 +8,7 @@
 Run with Debian's interpreter: /usr/bin/python3 reference.py ...
 """
 import csv
+import os
 import resource
 import sys
 import time
@@ -47,6 +48,12 @@ class Cnn(nn.Module):
         return self.fc2(self.dropout(x))
 
 
+def allocator():
+    """'retain' when the environment gives glibc malloc settings (run.sh sets the
+    ones Cerebra's [run] allocator = "retain" uses), else 'system'."""
+    return "retain" if "glibc.malloc." in os.environ.get("GLIBC_TUNABLES", "") else "system"
+
+
 def peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -76,7 +83,7 @@ def steps(model_name, size, batch, threads, count):
     for _ in range(count):
         step()
     seconds = time.perf_counter() - start
-    print(f"python model={model_name} size={size} batch={batch} threads={threads} "
+    print(f"python model={model_name} size={size} batch={batch} threads={threads} allocator={allocator()} "
           f"steps_images_per_s={count * batch / seconds:.1f} peak_rss_mb={peak_mb():.0f}", flush=True)
 
 
@@ -134,7 +141,7 @@ def e2e(split_csv, epochs, threads, workers):
         for x, y in test_loader:
             correct += (model(x).argmax(1) == y).sum().item()
             total += len(y)
-    print(f"python e2e threads={threads} workers={workers} epochs={epochs} "
+    print(f"python e2e threads={threads} workers={workers} allocator={allocator()} epochs={epochs} "
           f"train_images_per_s={sum(rates) / len(rates):.1f} first_epoch_images_per_s={rates[0]:.1f} "
           f"test_accuracy={correct / total:.4f} peak_rss_mb={peak_mb():.0f}", flush=True)
 

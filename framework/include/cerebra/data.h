@@ -80,6 +80,9 @@ struct LoaderOptions {
   bool skip_bad_files = false;    // false: the first bad file stops with an Error naming it
   int prefetch = 2;
   int channels = 3;               // images are converted to this many channels
+  // Decode JPEGs at a reduced scale when the first preprocess stage shrinks
+  // them anyway (Transform::accepts_reduced_input, Dataset LoadHint).
+  bool reduced_decode = true;
 };
 
 class ImageLoader {

@@ -17,6 +17,16 @@ struct Sample {
   std::string subset;  // a split the dataset itself fixes ("test" for a Testing/ folder), or ""
 };
 
+// What the loader will do with a decoded image, so that a dataset may decode
+// less of it. When min_width and min_height are set, the first preprocess
+// stage only shrinks the image to that size (a resize), and a dataset may
+// return the image at a reduced scale as long as both sides stay at least that
+// large (JPEG decodes at 1/2, 1/4 or 1/8 scale for a fraction of the work).
+// Ignoring the hint is always correct.
+struct LoadHint {
+  int min_width = 0, min_height = 0;
+};
+
 class Dataset : public Component {
  public:
   ~Dataset() override;
@@ -28,8 +38,10 @@ class Dataset : public Component {
   // class folder.
   virtual std::vector<Sample> samples() const = 0;
   // The decoded image: 8-bit, 1 or 3 channels (BGR). Throws Error naming the
-  // sample when it cannot be read. The default reads `sample.id` as a file.
-  virtual cv::Mat load(const Sample& sample) const;
+  // sample when it cannot be read. The default reads `sample.id` as a file
+  // with read_image(), honouring the hint.
+  virtual cv::Mat load(const Sample& sample, const LoadHint& hint) const;
+  cv::Mat load(const Sample& sample) const { return load(sample, LoadHint{}); }
   // Identifies the content (byte-identical files give the same value). The
   // default hashes the file's bytes.
   virtual std::string fingerprint(const Sample& sample) const;
@@ -37,7 +49,10 @@ class Dataset : public Component {
 
 // Reads any image OpenCV can decode (grayscale, RGB, RGBA, 16-bit, palette)
 // and returns 8-bit gray or BGR. Throws Error naming the file and the problem.
-cv::Mat read_image(const std::string& path);
+// With a hint, a gray or colour JPEG larger than twice the hinted size is
+// decoded at the smallest of 1/2, 1/4, 1/8 scale that keeps both sides at
+// least the hinted size; other files decode in full.
+cv::Mat read_image(const std::string& path, const LoadHint& hint = {});
 
 // Hex digest of a file's bytes (64-bit FNV-1a over the content plus its size).
 std::string hash_file(const std::string& path);

@@ -20,6 +20,11 @@ class Transform : public Component {
   // once per image and are cached; they must ignore `rng`.
   virtual bool is_random() const = 0;
   virtual cv::Mat apply(const cv::Mat& image, std::mt19937_64& rng) const = 0;
+  // For a deterministic stage that only shrinks its input to a fixed size (a
+  // resize), that size: any input at least this large in both sides gives
+  // practically the same output, so a loader may decode images at a reduced
+  // scale for it (see LoadHint). Empty, the default, for every other stage.
+  virtual cv::Size accepts_reduced_input() const { return {}; }
 };
 
 // Portable draws from the loader's generator. std::mt19937_64 is specified

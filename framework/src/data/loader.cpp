@@ -207,6 +207,7 @@ struct ImageLoader::Impl {
   std::vector<Stage> preprocess, augment;
   LoaderOptions options;
   std::string stages_key;  // what the preprocess stages are, for disk cache keys
+  LoadHint hint;           // passed to Dataset::load: how small a decode may be
 
   std::unique_ptr<detail::WorkerPool> pool;
 
@@ -283,7 +284,7 @@ struct ImageLoader::Impl {
     }
     if (!from_disk) {
       try {
-        image = dataset->load(sample);
+        image = dataset->load(sample, hint);
       } catch (const std::exception& error) {
         throw BadFile{error.what()};
       }
@@ -537,6 +538,10 @@ ImageLoader::ImageLoader(std::shared_ptr<const Dataset> dataset, std::vector<Sam
     if (!augment[s].transform) throw Error(fmt::format("augment stage #{} is empty", s + 1));
   }
   Impl& impl = *impl_;
+  if (options.reduced_decode && !preprocess.empty()) {
+    const cv::Size size = preprocess.front().transform->accepts_reduced_input();
+    if (size.width > 0 && size.height > 0) impl.hint = LoadHint{size.width, size.height};
+  }
   if (options.cache == "disk") {
     nlohmann::json description = nlohmann::json::array();
     for (std::size_t s = 0; s < preprocess.size(); ++s) {
@@ -551,6 +556,10 @@ ImageLoader::ImageLoader(std::shared_ptr<const Dataset> dataset, std::vector<Sam
     }
     // Bump the version when the cache format or what stages mean changes.
     impl.stages_key = "v1|" + description.dump();
+    // A reduced-scale decode gives (slightly) different pixels.
+    if (impl.hint.min_width > 0) {
+      impl.stages_key += fmt::format("|decoded-at-least-{}x{}", impl.hint.min_width, impl.hint.min_height);
+    }
   }
   impl.dataset = std::move(dataset);
   impl.samples = std::move(samples);

@@ -127,6 +127,7 @@ LoaderOptions loader_options(const Pipeline& pipeline, bool training) {
   options.cache_dir = loader_settings_.get_string("cache_dir");
   options.skip_bad_files = loader_settings_.get_string("on_bad_file") == "skip";
   options.prefetch = static_cast<int>(loader_settings_.get_int("prefetch"));
+  options.reduced_decode = loader_settings_.get_bool("reduced_decode");
   return options;
 }
 

@@ -98,7 +98,8 @@ class Synthetic : public cerebra::Dataset {
     return samples;
   }
 
-  cv::Mat load(const cerebra::Sample& sample) const override {
+  using cerebra::Dataset::load;
+  cv::Mat load(const cerebra::Sample& sample, const cerebra::LoadHint&) const override {
     std::int64_t index = index_of(sample);
     return render(index, static_cast<int>(index % classes_));
   }

@@ -33,6 +33,7 @@ class Resize : public cerebra::Transform {
     if (mode != "stretch" && mode != "pad") throw cerebra::Error("resize: mode must be stretch or pad, found '" + mode + "'");
   }
   bool is_random() const override { return false; }
+  cv::Size accepts_reduced_input() const override { return {width_, height_}; }
 
   cv::Mat apply(const cv::Mat& image, std::mt19937_64&) const override {
     if (image.empty()) throw cerebra::Error("resize: empty image");
