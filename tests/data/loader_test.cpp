@@ -90,6 +90,7 @@ TEST(ReadImage, LargeJpegsDecodeAtTheSmallestScaleTheHintAllows) {
   write_image(dir.file("colour.jpg"), colour, {cv::IMWRITE_JPEG_QUALITY, 95});
   write_image(dir.file("gray.jpg"), gray, {cv::IMWRITE_JPEG_QUALITY, 95});
   write_image(dir.file("colour.png"), colour);
+  write_image(dir.file("progressive.jpg"), colour, {cv::IMWRITE_JPEG_PROGRESSIVE, 1});
   auto size_of = [](const cv::Mat& m) { return std::make_tuple(m.cols, m.rows, m.channels()); };
 
   EXPECT_EQ(size_of(read_image(dir.file("colour.jpg"))), std::make_tuple(512, 384, 3));
@@ -100,6 +101,7 @@ TEST(ReadImage, LargeJpegsDecodeAtTheSmallestScaleTheHintAllows) {
   EXPECT_EQ(size_of(read_image(dir.file("colour.jpg"), {300, 100})), std::make_tuple(512, 384, 3));
   EXPECT_EQ(size_of(read_image(dir.file("gray.jpg"), {64, 64})), std::make_tuple(128, 96, 1));
   EXPECT_EQ(size_of(read_image(dir.file("colour.png"), {64, 64})), std::make_tuple(512, 384, 3));
+  EXPECT_EQ(size_of(read_image(dir.file("progressive.jpg"), {64, 64})), std::make_tuple(128, 96, 3));
 
   // What a resize then makes of it is nearly the same picture.
   cv::Mat full, reduced;
