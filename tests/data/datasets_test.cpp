@@ -12,34 +12,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string message_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "expected a cerebra::Error";
-  return "";
-}
-
-// Sets an environment variable for one scope.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old, had_ = true;
-    setenv(name, value.c_str(), 1);
-  }
-  ~ScopedEnv() {
-    if (had_) setenv(name_, old_.c_str(), 1);
-    else unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::string old_;
-  bool had_ = false;
-};
-
 TEST(ImageFolder, ReadsEveryFormatAndOddNames) {
   TempDir dir;
   const std::string a = dir.file("a");
@@ -123,7 +95,7 @@ TEST(ImageFolder, BadFilesAreListedButReadErrorsNameThem) {
            {"truncated.png", "not a readable image"},
            {"text.png", "not a readable image"}}) {
     std::string path = dir.file("c/" + name);
-    std::string message = message_of([&] { dataset->load({path, 0, ""}); });
+    std::string message = error_message_of([&] { dataset->load({path, 0, ""}); });
     EXPECT_NE(message.find(path), std::string::npos) << message;
     EXPECT_NE(message.find(reason), std::string::npos) << message;
   }
@@ -132,17 +104,17 @@ TEST(ImageFolder, BadFilesAreListedButReadErrorsNameThem) {
 TEST(ImageFolder, LayoutErrorsNameThePath) {
   TempDir dir;
   std::string missing = dir.file("nowhere");
-  EXPECT_NE(message_of([&] { make_dataset("image_folder", {{"root", missing}})->samples(); }).find(missing),
+  EXPECT_NE(error_message_of([&] { make_dataset("image_folder", {{"root", missing}})->samples(); }).find(missing),
             std::string::npos);
   fs::create_directories(dir.file("root/empty_class"));
   write_image(dir.file("root/full/x.png"), cv::Mat(4, 4, CV_8UC1, cv::Scalar(1)));
   std::string message =
-      message_of([&] { make_dataset("image_folder", {{"root", dir.file("root")}})->samples(); });
+      error_message_of([&] { make_dataset("image_folder", {{"root", dir.file("root")}})->samples(); });
   EXPECT_NE(message.find(dir.file("root/empty_class")), std::string::npos) << message;
   EXPECT_NE(message.find("empty"), std::string::npos) << message;
 
   write_text(dir.file("texts/a/readme.txt"), "x");
-  message = message_of([&] { make_dataset("image_folder", {{"root", dir.file("texts")}})->samples(); });
+  message = error_message_of([&] { make_dataset("image_folder", {{"root", dir.file("texts")}})->samples(); });
   EXPECT_NE(message.find(dir.file("texts/a")), std::string::npos) << message;
   EXPECT_NE(message.find("no images"), std::string::npos) << message;
 
@@ -151,7 +123,7 @@ TEST(ImageFolder, LayoutErrorsNameThePath) {
   EXPECT_EQ(make_dataset("image_folder", {{"root", dir.file("two")}, {"positive_class", std::string("dog")}})
                 ->positive_class(),
             1);
-  message = message_of([&] {
+  message = error_message_of([&] {
     make_dataset("image_folder", {{"root", dir.file("two")}, {"positive_class", std::string("cow")}})
         ->positive_class();
   });
@@ -178,7 +150,7 @@ TEST(Br35h, UsesYesAndNoButNeverPred) {
   EXPECT_EQ(yes, 3);
 
   fs::remove_all(dir.file("br35h/no"));
-  std::string message = message_of([&] { dataset->samples(); });
+  std::string message = error_message_of([&] { dataset->samples(); });
   EXPECT_NE(message.find(dir.file("br35h")), std::string::npos) << message;
   EXPECT_NE(message.find("missing no"), std::string::npos) << message;
 }
@@ -187,9 +159,7 @@ TEST(Br35h, RelativeRootFallsBackToDatasetsFolder) {
   TempDir dir;
   write_image(dir.file("datasets/mine/yes/a.png"), cv::Mat(4, 4, CV_8UC1, cv::Scalar(1)));
   write_image(dir.file("datasets/mine/no/b.png"), cv::Mat(4, 4, CV_8UC1, cv::Scalar(1)));
-  const char* data = std::getenv("CEREBRA_DATA");
-  std::string saved = data ? data : "";
-  unsetenv("CEREBRA_DATA");
+  ScopedEnv no_data("CEREBRA_DATA", std::nullopt);
   fs::path previous = fs::current_path();
   fs::current_path(dir.path());
   std::size_t count = 0;
@@ -200,7 +170,6 @@ TEST(Br35h, RelativeRootFallsBackToDatasetsFolder) {
     message = error.what();
   }
   fs::current_path(previous);
-  if (data) setenv("CEREBRA_DATA", saved.c_str(), 1);
   EXPECT_EQ(count, 2u) << message;
   EXPECT_EQ(resolve_dataset_root("/abs/path"), "/abs/path");
 }
@@ -232,7 +201,7 @@ TEST(BrainTumor4Class, TestingFolderIsTheTestSplitWhenPresentAndWanted) {
   EXPECT_EQ(ignoring->samples().size(), 10u);
 
   fs::remove_all(dir.file("4c/Training/no_tumor"));
-  std::string message = message_of([&] { ignoring->samples(); });
+  std::string message = error_message_of([&] { ignoring->samples(); });
   EXPECT_NE(message.find("no_tumor"), std::string::npos) << message;
   EXPECT_NE(message.find(dir.file("4c/Training")), std::string::npos) << message;
 }

@@ -1,6 +1,8 @@
 // [run] allocator: "retain" keeps freed activation-sized blocks in the process.
 #include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <string>
 
 #include <gtest/gtest.h>
 #if defined(__GLIBC__)
@@ -9,32 +11,28 @@
 
 #include "cerebra/error.h"
 #include "cerebra/memory.h"
+#include "test_support.h"
 
 using cerebra::configure_allocator;
 
 namespace {
+// The allocator's environment for one test: no MALLOC_*_ settings, and
+// GLIBC_TUNABLES as given (or unset).
 struct Environment {
-  explicit Environment(const char* tunables) {
-    unsetenv("MALLOC_MMAP_THRESHOLD_");
-    unsetenv("MALLOC_TRIM_THRESHOLD_");
-    if (tunables) setenv("GLIBC_TUNABLES", tunables, 1);
-    else unsetenv("GLIBC_TUNABLES");
-  }
-  ~Environment() { unsetenv("GLIBC_TUNABLES"); }
+  explicit Environment(const std::optional<std::string>& tunables) : tunables_("GLIBC_TUNABLES", tunables) {}
+  cerebra::testing::ScopedEnv mmap_{"MALLOC_MMAP_THRESHOLD_", std::nullopt};
+  cerebra::testing::ScopedEnv trim_{"MALLOC_TRIM_THRESHOLD_", std::nullopt};
+  cerebra::testing::ScopedEnv tunables_;
 };
 }  // namespace
 
 TEST(Allocator, UnknownModeIsAnErrorNamingTheSetting) {
-  try {
-    configure_allocator("fast");
-    FAIL() << "no error";
-  } catch (const cerebra::Error& error) {
-    EXPECT_NE(std::string(error.what()).find("[run] allocator = \"fast\""), std::string::npos) << error.what();
-  }
+  auto message = cerebra::testing::error_message_of([] { configure_allocator("fast"); });
+  EXPECT_NE(message.find("[run] allocator = \"fast\""), std::string::npos) << message;
 }
 
 TEST(Allocator, SystemLeavesTheDefaults) {
-  Environment environment(nullptr);
+  Environment environment(std::nullopt);
   EXPECT_NE(configure_allocator("system").find("system defaults"), std::string::npos);
 }
 
@@ -47,7 +45,7 @@ TEST(Allocator, TheUsersMallocTunablesWin) {
 
 #if defined(__GLIBC__)
 TEST(Allocator, RetainServesLargeBlocksFromTheHeapAndKeepsThemAfterFree) {
-  Environment environment(nullptr);
+  Environment environment(std::nullopt);
   EXPECT_NE(configure_allocator("retain").find("retained"), std::string::npos);
   // 16 MiB: with glibc's defaults a fresh process maps such a block on its own
   // and unmaps it on free (so the next step faults it in again).

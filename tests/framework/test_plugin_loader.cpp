@@ -132,12 +132,11 @@ TEST(PluginLoader, LoadAllVisitsEveryLibraryOnceAndRecordsEachOutcome) {
 }
 
 TEST(PluginLoader, SearchPathHonoursTheEnvironmentVariable) {
-  setenv("CEREBRA_PLUGIN_PATH", "/first:/second", 1);
+  cerebra::testing::ScopedEnv path("CEREBRA_PLUGIN_PATH", "/first:/second");
   cerebra::PluginSearchOptions options;
   options.extra_paths = {"/cli"};
   options.use_default_path = false;
   auto folders = PluginLoader::search_path(options);
-  unsetenv("CEREBRA_PLUGIN_PATH");
   EXPECT_EQ(folders, (std::vector<std::string>{"/cli", "/first", "/second"}));
 }
 

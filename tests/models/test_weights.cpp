@@ -15,6 +15,7 @@
 #include "test_support.h"
 
 using namespace cerebra;
+using cerebra::testing::error_message_of;
 using cerebra::testing::TempDir;
 
 namespace {
@@ -68,16 +69,6 @@ void expect_formula_values(const torch::nn::Module& model, const std::set<std::s
     if (except.count(name)) continue;
     EXPECT_TRUE(torch::equal(tensor, expected(name, tensor.sizes()))) << name << "\n" << tensor;
   }
-}
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "expected a cerebra::Error";
-  return "";
 }
 
 void copy_prefix(const std::string& from, const std::string& to, std::uintmax_t bytes) {
@@ -183,7 +174,7 @@ TEST(Weights, UnwrapsCheckpointAndDataParallelPrefix) {
 
 TEST(Weights, RefusesAPickledModule) {
   TinyModel model(3);
-  auto message = error_of([&] { load_weights(model, kFixtures + "tiny_module.pth"); });
+  auto message = error_message_of([&] { load_weights(model, kFixtures + "tiny_module.pth"); });
   EXPECT_NE(message.find("not a state dict"), std::string::npos) << message;
   EXPECT_NE(message.find("tiny_module.pth"), std::string::npos) << message;
 }
@@ -208,7 +199,7 @@ TEST(Weights, HeadIsReinitialisedWhenClassCountDiffers) {
 TEST(Weights, ShapeMismatchOutsideHeadNamesTensorAndShapesAndLeavesModelAlone) {
   TinyModel model(3, /*in_channels=*/1);
   const auto before = tensors_of(model);
-  auto message = error_of([&] { load_weights(model, kFixtures + "tiny_zip.pth"); });
+  auto message = error_message_of([&] { load_weights(model, kFixtures + "tiny_zip.pth"); });
   EXPECT_NE(message.find("features.0.weight"), std::string::npos) << message;
   EXPECT_NE(message.find("[4, 3, 3, 3]"), std::string::npos) << message;
   EXPECT_NE(message.find("[4, 1, 3, 3]"), std::string::npos) << message;
@@ -221,7 +212,7 @@ TEST(Weights, ExplicitHeadPrefixesBoundWhatMayDiffer) {
   WeightsOptions options;
   options.head_prefixes = {"features"};  // deliberately not the head
   TinyModel model(5);
-  auto message = error_of([&] { load_weights(model, kFixtures + "tiny_zip.pth", options); });
+  auto message = error_message_of([&] { load_weights(model, kFixtures + "tiny_zip.pth", options); });
   EXPECT_NE(message.find("fc.weight"), std::string::npos) << message;
 
   options.head_prefixes = {"fc"};
@@ -231,7 +222,7 @@ TEST(Weights, ExplicitHeadPrefixesBoundWhatMayDiffer) {
 
 TEST(Weights, MissingFileIsAClearError) {
   TinyModel model(3);
-  auto message = error_of([&] { load_weights(model, "/nonexistent/resnet50.pth"); });
+  auto message = error_message_of([&] { load_weights(model, "/nonexistent/resnet50.pth"); });
   EXPECT_NE(message.find("/nonexistent/resnet50.pth"), std::string::npos) << message;
   EXPECT_NE(message.find("does not exist"), std::string::npos) << message;
 }
@@ -245,7 +236,7 @@ TEST(Weights, TruncatedFilesAreClearErrors) {
       const auto cut = dir.file("cut_" + name);
       copy_prefix(kFixtures + name, cut, keep);
       TinyModel model(3);
-      auto message = error_of([&] { load_weights(model, cut); });
+      auto message = error_message_of([&] { load_weights(model, cut); });
       EXPECT_NE(message.find(cut), std::string::npos) << message;
     }
   }
@@ -254,14 +245,14 @@ TEST(Weights, TruncatedFilesAreClearErrors) {
   copy_prefix(kFixtures + "tiny_legacy.pth", legacy,
               std::filesystem::file_size(kFixtures + "tiny_legacy.pth") - 4);
   TinyModel model(3);
-  EXPECT_NE(error_of([&] { load_weights(model, legacy); }).find("truncated"), std::string::npos);
+  EXPECT_NE(error_message_of([&] { load_weights(model, legacy); }).find("truncated"), std::string::npos);
 }
 
 TEST(Weights, NotAWeightsFile) {
   TempDir dir;
   cerebra::testing::write_text(dir.file("notes.pth"), "these are not weights\n");
   TinyModel model(3);
-  auto message = error_of([&] { load_weights(model, dir.file("notes.pth")); });
+  auto message = error_message_of([&] { load_weights(model, dir.file("notes.pth")); });
   EXPECT_NE(message.find("notes.pth"), std::string::npos) << message;
 }
 
@@ -289,13 +280,13 @@ TEST(Weights, SafetensorsHeadReinitialisedAndTruncation) {
 
   const auto cut = dir.file("cut.safetensors");
   copy_prefix(path, cut, std::filesystem::file_size(path) - 8);
-  auto message = error_of([&] { load_weights(model, cut); });
+  auto message = error_message_of([&] { load_weights(model, cut); });
   EXPECT_NE(message.find("truncated"), std::string::npos) << message;
   EXPECT_NE(message.find("fc.bias"), std::string::npos) << message;  // the last tensor
   EXPECT_NE(message.find(cut), std::string::npos) << message;
 
   copy_prefix(path, cut, 100);  // inside the JSON header
-  message = error_of([&] { load_weights(model, cut); });
+  message = error_message_of([&] { load_weights(model, cut); });
   EXPECT_NE(message.find(cut), std::string::npos) << message;
 }
 
@@ -335,7 +326,7 @@ TEST(Weights, MissingAndUnusedTensorsAreReportedAndStrictRefusesThem) {
   WeightsOptions strict;
   strict.strict = true;
   TinyModel other(3);
-  auto message = error_of([&] { load_weights(other, path, strict); });
+  auto message = error_message_of([&] { load_weights(other, path, strict); });
   EXPECT_NE(message.find("num_batches_tracked"), std::string::npos) << message;
 }
 
@@ -344,6 +335,6 @@ TEST(Weights, NoMatchingNamesIsAnError) {
   const auto path = dir.file("other.safetensors");
   write_raw_safetensors(path, {{"encoder.weight", "F32", {2}, torch::ones({2})}});
   TinyModel model(3);
-  auto message = error_of([&] { load_weights(model, path); });
+  auto message = error_message_of([&] { load_weights(model, path); });
   EXPECT_NE(message.find("another architecture"), std::string::npos) << message;
 }
