@@ -51,10 +51,34 @@ TEST(Cli, ListJsonIsValidAndNamesEveryComponentWithItsPluginFile) {
   for (const auto& component : json) {
     kinds.insert(component.at("kind").get<std::string>());
     EXPECT_FALSE(component.at("name").get<std::string>().empty());
-    EXPECT_TRUE(contains(component.at("plugin_file").get<std::string>(), CEREBRA_PLUGIN_DIR));
+    // Built-in callbacks come from the host itself, everything else from a plugin file.
+    const std::string file = component.at("plugin_file").get<std::string>();
+    EXPECT_TRUE(contains(file, CEREBRA_PLUGIN_DIR) || (component.at("kind") == "callback" && file == "(built in)"))
+        << component.dump();
     EXPECT_TRUE(component.at("parameters").is_array());
   }
-  EXPECT_EQ(kinds, (std::set<std::string>{"architecture", "dataset", "metric", "transform"}));
+  EXPECT_EQ(kinds, (std::set<std::string>{"architecture", "callback", "dataset", "loss", "metric", "objective",
+                                          "optimizer", "schedule", "transform"}));
+}
+
+TEST(Cli, ListsEachTrainingKind) {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> expected{
+      {"loss", {"cross_entropy", "focal"}},
+      {"optimizer", {"adam", "adamw", "sgd"}},
+      {"schedule", {"constant", "cosine", "one_cycle", "plateau", "step"}},
+      {"objective", {"classification"}},
+      {"callback", {"checkpoint", "early_stopping", "metrics_log", "progress", "summary"}}};
+  for (const auto& [kind, names] : expected) {
+    auto result = run_command(cli() + " list " + kind + " --json");
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    std::vector<std::string> found;
+    for (const auto& component : nlohmann::json::parse(result.output)) found.push_back(component.at("name"));
+    EXPECT_EQ(found, names) << kind;
+  }
+  auto inspect = run_command(cli() + " inspect one_cycle");
+  EXPECT_EQ(inspect.exit_code, 0);
+  EXPECT_TRUE(contains(inspect.output, "warmup_epochs")) << inspect.output;
+  EXPECT_TRUE(contains(inspect.output, "pct_start")) << inspect.output;
 }
 
 TEST(Cli, ListPluginsShowsSkippedPluginsAndWhy) {
@@ -107,7 +131,7 @@ TEST(Cli, InspectShowsParametersAsTextAndJson) {
 
   auto section = run_command(cli() + " inspect training");
   EXPECT_EQ(section.exit_code, 0);
-  EXPECT_TRUE(contains(section.output, "learning_rate")) << section.output;
+  EXPECT_TRUE(contains(section.output, "batch_size")) << section.output;
 
   auto missing = run_command(cli() + " inspect test_invrt --plugin-path " CEREBRA_TEST_PLUGIN_DIR " 2>&1");
   EXPECT_EQ(missing.exit_code, 2);

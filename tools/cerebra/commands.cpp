@@ -259,7 +259,7 @@ int command_eval(const CommonOptions& common, const std::string& run_dir, const 
     EvaluationReport report = folder ? run.evaluate_folder(options.data) : run.evaluate_split(options.split);
 
     // A folder's results go beside the split results, never over them.
-    std::string name = options.split, what = options.split + " split";
+    std::string name, what = options.split + " split";  // a split's results go in eval/ itself
     if (folder) {
       name = fs::path(options.data).lexically_normal().filename().string();
       if (name.empty() || name == "." || name == "..") {
