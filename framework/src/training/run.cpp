@@ -218,7 +218,7 @@ void Trainer::build_model() {
       }
       log_ << "warning: " << weights << " does not exist; training from scratch (allow_scratch)\n";
     } else {
-      WeightsReport report = load_starting_weights(*model_, weights);
+      WeightsReport report = load_starting_weights(*model_, weights, weights_options_for(assembly_.info));
       log_ << report.summary() << "\n";
       write_file_atomically((fs::path(run_dir_) / "weights.txt").string(), report.summary() + "\n");
     }
@@ -685,7 +685,7 @@ void collect_checkpoint_tensors(torch::serialize::InputArchive& archive, const s
 
 }  // namespace
 
-WeightsReport load_starting_weights(ClassifierModel& model, const std::string& path) {
+WeightsReport load_starting_weights(ClassifierModel& model, const std::string& path, const WeightsOptions& options) {
   // A run directory, or one of its checkpoints, starts another run (e.g. train
   // on the four-class data, fine-tune on Br35H); anything else is a published
   // weights file.
@@ -701,14 +701,14 @@ WeightsReport load_starting_weights(ClassifierModel& model, const std::string& p
       if (is_checkpoint) {
         StateDict state;
         collect_checkpoint_tensors(model_archive, "", state);
-        return load_state_dict(model, state, file.string());
+        return load_state_dict(model, state, file.string(), options);
       }
     } catch (const c10::Error&) {
       is_checkpoint = false;  // not a Cerebra checkpoint: read it as published weights
     }
   }
   if (!fs::exists(file)) throw Error(file.string() + ": no such weights file or run directory");
-  return load_weights(model, file.string());
+  return load_weights(model, file.string(), options);
 }
 
 namespace {

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <set>
 
 namespace cerebra {
 
@@ -83,12 +84,30 @@ StateDict read_state_dict(const std::string& path) {
               "' is neither a torch.save file nor safetensors (or it is truncated to nothing)");
 }
 
+namespace {
+
+// The settings a published file implies and lacks, added to its tensors.
+std::set<std::string> add_implied_settings(const ClassifierModel& model, StateDict& state) {
+  std::set<std::string> present;
+  for (const auto& entry : state) present.insert(entry.first);
+  std::set<std::string> added;
+  for (auto& [name, value] : model.published_weights_settings()) {
+    if (present.count(name)) continue;
+    state.emplace_back(name, value);
+    added.insert(name);
+  }
+  return added;
+}
+
+}  // namespace
+
 WeightsReport load_weights(ClassifierModel& model, const std::string& path,
                            const WeightsOptions& options) {
   const auto size = file_size_or_throw(path);
   const auto format = detect_format(path, size);
   auto state = read_state_dict(path);
-  auto report = load_state_dict(model, state, path, options);
+  const auto implied = add_implied_settings(model, state);
+  auto report = load_named_tensors(model, state, path, options, implied);
   report.format = format_name(format);
   return report;
 }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <fstream>
+#include <set>
 #include <string>
 
 #include "cerebra/weights.h"
@@ -26,5 +27,12 @@ const char* format_name(WeightsFormat format);
 // torch.save files: the zip layout (PyTorch >= 1.6) and the legacy one.
 StateDict read_torch_zip(const std::string& path);
 StateDict read_torch_legacy(const std::string& path);
+
+// load_state_dict, where the tensors named in `implied` were not read from
+// the file but added as settings it implies: they load like the others and
+// are reported as implied (WeightsReport::implied), yet do not count as a
+// match between the file and the model.
+WeightsReport load_named_tensors(torch::nn::Module& model, const StateDict& state, const std::string& source,
+                                 const WeightsOptions& options, const std::set<std::string>& implied);
 
 }  // namespace cerebra::detail
