@@ -1,12 +1,10 @@
 #include "cerebra/host.h"
 
-#ifndef CEREBRA_VERSION
-#define CEREBRA_VERSION "0.0.0"
-#endif
+#include "cerebra/version.h"
 
 namespace cerebra {
 
-const char* version() { return CEREBRA_VERSION; }
+const char* version() { return CEREBRA_VERSION_STRING; }
 
 Host::Host(const HostOptions& options) : loader_(registry_) {
   PluginSearchOptions search;
