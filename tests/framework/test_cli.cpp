@@ -1,6 +1,9 @@
 // The `cerebra` command as a user runs it.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
+
 #include <nlohmann/json.hpp>
 
 #include "cerebra/plugin_abi.h"
@@ -89,12 +92,20 @@ TEST(Cli, ListPluginsShowsSkippedPluginsAndWhy) {
   EXPECT_TRUE(contains(result.output, "register threw")) << result.output;
   EXPECT_TRUE(contains(result.output, "libcerebra_test_text.so")) << result.output;
   EXPECT_TRUE(contains(result.output, "transform/test_invert")) << result.output;
+  EXPECT_TRUE(contains(result.output, "built against")) << result.output;
+  EXPECT_TRUE(contains(result.output, "framework version mismatch")) << result.output;
 
   auto json = nlohmann::json::parse(
       run_command(cli() + " list plugins --json --plugin-path " CEREBRA_TEST_PLUGIN_DIR + std::string(" 2>/dev/null")).output);
   int skipped = 0;
-  for (const auto& plugin : json) skipped += plugin.at("loaded").get<bool>() ? 0 : 1;
-  EXPECT_EQ(skipped, 5);
+  std::map<std::string, std::string> built_against;
+  for (const auto& plugin : json) {
+    skipped += plugin.at("loaded").get<bool>() ? 0 : 1;
+    built_against[plugin.at("name").get<std::string>()] = plugin.at("framework_version").get<std::string>();
+  }
+  EXPECT_EQ(skipped, 6);
+  EXPECT_EQ(built_against["test_good"], CEREBRA_VERSION_STRING);
+  EXPECT_EQ(built_against["test_wrong_framework"], "99.0.0");
 }
 
 TEST(Cli, AFailedPluginWarnsButStrictMakesItFatal) {

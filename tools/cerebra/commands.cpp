@@ -80,16 +80,17 @@ int command_list(const CommonOptions& common, const std::string& kind) {
                        {"message", record.message},
                        {"name", record.name},
                        {"version", record.version},
+                       {"framework_version", record.framework_version},
                        {"description", record.description},
                        {"components", record.components}});
       }
       std::cout << out.dump(2) << "\n";
       return kOk;
     }
-    Table table({"status", "plugin", "version", "file", "components or reason"});
+    Table table({"status", "plugin", "version", "built against", "file", "components or reason"});
     for (const auto& record : records) {
       bool loaded = record.status == PluginStatus::Loaded;
-      table.add({to_string(record.status), record.name, record.version, record.file,
+      table.add({to_string(record.status), record.name, record.version, record.framework_version, record.file,
                  loaded ? join(record.components) : record.message});
     }
     std::cout << table.render();

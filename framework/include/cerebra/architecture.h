@@ -26,6 +26,9 @@ struct ArchitectureInfo {
   std::string gradcam_layer;             // module whose activations Grad-CAM uses
 };
 
+// Names and tensors in file order: a state dict, as weights files hold it.
+using StateDict = std::vector<std::pair<std::string, torch::Tensor>>;
+
 struct ClassifierOutput {
   torch::Tensor logits;
   torch::Tensor aux_logits;  // undefined unless the network has an auxiliary head (training only)
@@ -40,6 +43,14 @@ class ClassifierModel : public torch::nn::Module {
     return {head(features(input)), {}};
   }
   torch::Tensor forward(const torch::Tensor& input) { return forward_all(input).logits; }
+
+  // Buffers of this model that published weights files (torchvision's,
+  // timm's) lack, each with the value such weights imply. load_weights adds
+  // them to a published file's tensors where the file has none of that name,
+  // so they load (and are reported) with the rest; checkpoints carry them
+  // like any buffer. Inception v3's transform_input is one: torchvision turns
+  // it on whenever its published weights are used.
+  virtual StateDict published_weights_settings() const { return {}; }
 };
 
 class Architecture : public Component {
