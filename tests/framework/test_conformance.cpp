@@ -4,20 +4,12 @@
 
 #include "cerebra/host.h"
 #include "cerebra/pipeline.h"
+#include "run_support.h"
 
 using namespace cerebra;
 
 namespace {
-Host& host() {
-  static Host instance([] {
-    HostOptions options;
-    options.plugin_paths = {CEREBRA_PLUGIN_DIR};
-    options.use_environment = false;
-    options.use_default_path = false;
-    return options;
-  }());
-  return instance;
-}
+Host& host() { return cerebra::testing::build_tree_host(); }
 }  // namespace
 
 TEST(Conformance, EveryPluginLoads) {

@@ -8,21 +8,13 @@
 #include "cerebra/host.h"
 #include "cerebra/schedule.h"
 #include "cerebra/training.h"
+#include "run_support.h"
 
 using namespace cerebra;
 
 namespace {
 
-Host& host() {
-  static Host instance([] {
-    HostOptions options;
-    options.plugin_paths = {CEREBRA_PLUGIN_DIR};
-    options.use_environment = false;
-    options.use_default_path = false;
-    return options;
-  }());
-  return instance;
-}
+Host& host() { return cerebra::testing::build_tree_host(); }
 
 template <class T>
 std::unique_ptr<T> make(const char* kind, const char* name, std::map<std::string, Value> values = {}) {
