@@ -277,6 +277,10 @@ class InceptionV3 : public cerebra::Architecture {
   cerebra::ArchitectureInfo info() const override {
     cerebra::ArchitectureInfo info;
     info.input_size = 299;
+    // Unpadded stride-2 layers: 75 leaves a 1x1 map after Mixed_7a (as
+    // torchvision states); the auxiliary head needs 17x17 at Mixed_6e (299).
+    info.min_input_size = aux_logits_ ? 299 : 75;
+    if (aux_logits_) info.input_note = "for the auxiliary head; 75x75 with aux_logits = false";
     info.mean = {0.485, 0.456, 0.406};
     info.std = {0.229, 0.224, 0.225};
     info.layer_groups = {
