@@ -7,6 +7,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "pipeline/component_checks.h"
+#include "pipeline/metric_tables.h"
+
 namespace cerebra {
 
 namespace {
@@ -340,8 +343,10 @@ Pipeline resolve_pipeline(const ConfigNode& root, const Registry& registry) {
           node = nullptr;
         }
         std::vector<Diagnostic> own;
+        // [evaluation]'s tables parametrise its metrics (resolve_metrics).
+        auto nested = section.name == "evaluation" ? detail::metric_table_keys(node) : std::vector<std::string>{};
         pipeline.settings[section.name] =
-            resolve_parameters(node ? *node : empty, section.schema, &registry, {}, own);
+            resolve_parameters(node ? *node : empty, section.schema, &registry, nested, own);
         for (auto& diagnostic : own) {
           diagnostic.message = label + ": " + diagnostic.message;
           diagnostics.push_back(std::move(diagnostic));
@@ -406,6 +411,10 @@ Pipeline resolve_pipeline(const ConfigNode& root, const Registry& registry) {
     }
   }
 
+  pipeline.metrics = detail::resolve_metrics(root, pipeline.section("evaluation"), registry, diagnostics);
+  // What the components declare about themselves (sizes, random or not).
+  if (diagnostics.empty()) detail::check_components(pipeline, registry, diagnostics);
+
   if (!diagnostics.empty()) throw ConfigError(std::move(diagnostics));
   return pipeline;
 }
@@ -455,7 +464,7 @@ std::string Pipeline::to_toml() const {
         break;
     }
   }
-  return out;
+  return out + detail::metric_tables_toml(metrics);
 }
 
 nlohmann::json Pipeline::to_json() const {
@@ -466,6 +475,9 @@ nlohmann::json Pipeline::to_json() const {
     return c;
   };
   for (const auto& [name, parameters] : settings) j[name] = parameters.to_json();
+  for (const auto& metric : metrics) {
+    if (!metric.parameters.values().empty()) j["evaluation"][metric.name] = metric.parameters.to_json();
+  }
   if (!dataset.name.empty()) j["dataset"] = component_json(dataset);
   if (!model.name.empty()) j["model"] = component_json(model);
   j["preprocess"] = nlohmann::json::array();

@@ -42,6 +42,8 @@ struct Pipeline {
   ComponentConfig model;
   std::vector<ComponentConfig> preprocess;
   std::vector<ComponentConfig> augment;
+  // [evaluation] metrics in order, each with its [evaluation.NAME] parameters.
+  std::vector<ComponentConfig> metrics;
 
   const Parameters& section(const std::string& name) const;
   // Every default filled in; reads back to the same pipeline.

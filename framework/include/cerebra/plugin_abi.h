@@ -12,7 +12,7 @@ namespace cerebra {
 class Registry;
 }
 
-#define CEREBRA_PLUGIN_ABI_VERSION 2u
+#define CEREBRA_PLUGIN_ABI_VERSION 3u
 #define CEREBRA_PLUGIN_ENTRY_POINT "cerebra_plugin_descriptor"
 
 extern "C" {
