@@ -1,23 +1,17 @@
-// Walks every real plugin the build produced: each must load, and each
-// component must have a complete schema and construct from its defaults.
+// Walks every real plugin the build produced: each must load, each component
+// must have a complete schema and construct from its defaults, and each
+// architecture's declared structure must exist in the network it builds.
 #include <gtest/gtest.h>
 
+#include "cerebra/architecture.h"
 #include "cerebra/host.h"
 #include "cerebra/pipeline.h"
+#include "plugin_host.h"
 
 using namespace cerebra;
 
 namespace {
-Host& host() {
-  static Host instance([] {
-    HostOptions options;
-    options.plugin_paths = {CEREBRA_PLUGIN_DIR};
-    options.use_environment = false;
-    options.use_default_path = false;
-    return options;
-  }());
-  return instance;
-}
+Host& host() { return cerebra::testing::built_plugins(); }
 }  // namespace
 
 TEST(Conformance, EveryPluginLoads) {
@@ -58,5 +52,61 @@ TEST(Conformance, EveryKindHasAtLeastOneComponent) {
   // of plugins must not pass quietly.
   for (const char* kind : {kinds::dataset, kinds::transform, kinds::architecture, kinds::metric}) {
     EXPECT_FALSE(host().registry().names(kind).empty()) << "no " << kind << " registered";
+  }
+}
+
+namespace {
+
+bool in_module(const std::string& name, const std::string& prefix) {
+  return name == prefix || name.rfind(prefix + ".", 0) == 0;
+}
+
+// Layer groups name parameters of the network, the head group holds the
+// classifier, and the Grad-CAM layer is a module of it.
+void expect_declared_structure_exists(const ArchitectureInfo& info, const ClassifierModel& model) {
+  ASSERT_FALSE(info.layer_groups.empty()) << "no layer groups";
+  ASSERT_NE(info.head_group(), nullptr);
+  EXPECT_EQ(info.head_group(), &info.layer_groups.back());
+  for (const auto& group : info.layer_groups) {
+    EXPECT_FALSE(group.module_prefixes.empty()) << "group " << group.name << " names no modules";
+    for (const auto& prefix : group.module_prefixes) {
+      bool found = false;
+      for (const auto& item : model.named_parameters()) found |= in_module(item.key(), prefix);
+      EXPECT_TRUE(found) << "group " << group.name << ": no parameter under '" << prefix << "'";
+    }
+  }
+  bool gradcam = false;
+  for (const auto& item : model.named_modules()) gradcam |= item.key() == info.gradcam_layer;
+  EXPECT_TRUE(gradcam) << "Grad-CAM layer '" << info.gradcam_layer << "' is not a module of the network";
+}
+
+}  // namespace
+
+TEST(Conformance, EveryArchitectureBuildsWhatItDeclares) {
+  for (const auto* component : host().registry().list(kinds::architecture)) {
+    SCOPED_TRACE(component->name);
+    auto architecture = host().registry().create_as<Architecture>(kinds::architecture, component->name, {});
+    const ArchitectureInfo info = architecture->info();
+    EXPECT_EQ(info.mean.size(), 3u);
+    EXPECT_EQ(info.std.size(), 3u);
+    EXPECT_TRUE(info.accepts(info.input_size, info.input_size)) << "its own input size is refused";
+    auto model = architecture->build(3);
+    expect_declared_structure_exists(info, *model);
+    // The smallest input it declares it takes goes through (eval mode: batch
+    // norm then needs no batch statistics).
+    const std::int64_t side = info.fixed_input ? info.input_size : info.min_input_size;
+    torch::NoGradGuard no_grad;
+    model->eval();
+    torch::Tensor logits;
+    ASSERT_NO_THROW(logits = model->forward(torch::zeros({1, 3, side, side}))) << side << "x" << side;
+    EXPECT_EQ(logits.sizes().vec(), (std::vector<std::int64_t>{1, 3}));
+  }
+}
+
+TEST(Conformance, NoMetricDeclaresTheFrameworksPerMetricKeys) {
+  // [evaluation.NAME] bootstrap and bootstrap_seed belong to the framework.
+  for (const auto* component : host().registry().list(kinds::metric)) {
+    EXPECT_EQ(component->schema.find("bootstrap"), nullptr) << component->name;
+    EXPECT_EQ(component->schema.find("bootstrap_seed"), nullptr) << component->name;
   }
 }
