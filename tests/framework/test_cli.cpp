@@ -132,8 +132,8 @@ TEST(Cli, InspectShowsWhatAnArchitectureDeclares) {
   auto text = run_command(cli() + " inspect cnn");
   ASSERT_EQ(text.exit_code, 0) << text.output;
   for (const char* part : {"input size: 64x64 by default; takes exactly 64x64 (set by its input_size parameter)",
-                           "normalisation: mean 0, 0, 0; std 1, 1, 1", "Grad-CAM layer: conv3", "block1",
-                           "head (head)", "fc1, fc2"}) {
+                           "normalisation: mean 0, 0, 0; std 1, 1, 1", "Grad-CAM layer: conv3", "head group: head",
+                           "block1", "fc1, fc2"}) {
     EXPECT_TRUE(contains(text.output, part)) << part << "\n" << text.output;
   }
 

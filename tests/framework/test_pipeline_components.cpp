@@ -225,10 +225,8 @@ average = "macro"
   expect("[evaluation.precision]: 'average': \"weigthed\" is not one of auto, macro, weighted, binary (did you "
          "mean 'weighted'?)",
          10, 11);
-  expect("[evaluation.precision]: unknown key 'bins' (did you mean 'bootstrap'?); valid keys: average, bootstrap, "
-         "bootstrap_seed",
-         11, 1);
-  expect("[evaluation]: 'metrics': 'f1' is listed twice", 6, 32);
+  expect("[evaluation.precision]: unknown key 'bins'; valid keys: average, bootstrap, bootstrap_seed", 11, 1);
+  expect("[evaluation]: 'metrics': 'f1' is listed twice", 6, 31);
   EXPECT_EQ(diagnostics.size(), 6u) << all(diagnostics);
   bool recall = false, roc = false;
   for (const auto& d : diagnostics) {

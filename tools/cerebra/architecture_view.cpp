@@ -33,12 +33,12 @@ std::string architecture_text(const nlohmann::json& architecture) {
                                 accepted["description"].get<std::string>(), note.empty() ? "" : " (" + note + ")");
   out += "normalisation: mean " + numbers(architecture["mean"]) + "; std " + numbers(architecture["std"]) + "\n";
   out += "Grad-CAM layer: " + architecture["gradcam_layer"].get<std::string>() + "\n";
+  const auto& head = architecture["head_group"];
+  out += "head group: " + (head.is_string() ? head.get<std::string>() : std::string("(none)")) + "\n";
   out += "layer groups, input to output (fine_tune trains the last trainable_groups):\n";
   Table table({"group", "module prefixes"});
-  const std::string head = architecture["head_group"].is_string() ? architecture["head_group"].get<std::string>() : "";
   for (const auto& group : architecture["layer_groups"]) {
-    std::string name = group["name"].get<std::string>();
-    table.add({name == head ? name + " (head)" : name, join(group["module_prefixes"].get<std::vector<std::string>>())});
+    table.add({group["name"].get<std::string>(), join(group["module_prefixes"].get<std::vector<std::string>>())});
   }
   return out + table.render();
 }

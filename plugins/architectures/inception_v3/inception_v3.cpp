@@ -289,6 +289,7 @@ class InceptionV3 : public cerebra::Architecture {
         {"mixed_6", {"Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e", "AuxLogits"}},
         {"mixed_7", {"Mixed_7a", "Mixed_7b", "Mixed_7c"}},
         {"head", {"fc"}}};
+    if (!aux_logits_) info.layer_groups[2].module_prefixes.pop_back();  // no AuxLogits module then
     info.gradcam_layer = "Mixed_7c";
     return info;
   }
