@@ -1,10 +1,14 @@
 #include "cerebra/architecture.h"
+#include "cerebra/training.h"
 
 #include <nlohmann/json.hpp>
 
 namespace cerebra {
 
 Architecture::~Architecture() = default;
+Loss::~Loss() = default;
+Optimizer::~Optimizer() = default;
+Objective::~Objective() = default;
 
 // Here rather than in architecture_info.cpp because the cast needs the
 // Architecture class, which needs torch; callers stay torch-free.

@@ -7,7 +7,9 @@
 #include <opencv2/imgproc.hpp>
 
 #include "cerebra/dataset.h"
+#include "cerebra/callback.h"
 #include "cerebra/metric.h"
+#include "cerebra/schedule.h"
 #include "cerebra/transform.h"
 
 namespace cerebra {
@@ -15,6 +17,8 @@ namespace cerebra {
 Dataset::~Dataset() = default;
 Transform::~Transform() = default;
 Metric::~Metric() = default;
+Schedule::~Schedule() = default;
+Callback::~Callback() = default;
 
 cv::Mat Dataset::load(const Sample& sample, const LoadHint& hint) const { return read_image(sample.id, hint); }
 

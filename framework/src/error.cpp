@@ -42,6 +42,11 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
 ConfigError::ConfigError(std::vector<Diagnostic> diagnostics)
     : Error(describe(diagnostics)), diagnostics_(std::move(diagnostics)) {}
 
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string closest = closest_match(word, candidates);
+  return closest.empty() ? std::string() : " (did you mean '" + closest + "'?)";
+}
+
 std::string closest_match(const std::string& word, const std::vector<std::string>& candidates) {
   std::string best;
   std::size_t best_distance = std::string::npos;

@@ -1,5 +1,7 @@
 #include "cerebra/host.h"
 
+#include "callbacks/builtin_callbacks.h"
+
 #ifndef CEREBRA_VERSION
 #define CEREBRA_VERSION "0.0.0"
 #endif
@@ -9,6 +11,9 @@ namespace cerebra {
 const char* version() { return CEREBRA_VERSION; }
 
 Host::Host(const HostOptions& options) : loader_(registry_) {
+  // Built-in components first, so a plugin reusing one of their names is
+  // reported as a duplicate like any other.
+  register_builtin_callbacks(registry_);
   PluginSearchOptions search;
   search.extra_paths = options.plugin_paths;
   search.use_environment = options.use_environment;

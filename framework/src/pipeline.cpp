@@ -24,13 +24,14 @@ std::vector<SectionSpec> make_sections() {
     return sections.back().schema;
   };
   auto component = [&](const std::string& name, const std::string& kind, bool list,
-                       bool required, const std::string& doc) {
+                       bool required, const std::string& doc, const std::string& default_type = "") {
     SectionSpec section;
     section.name = name;
     section.doc = doc;
     section.shape = list ? SectionSpec::Shape::ComponentList : SectionSpec::Shape::Component;
     section.component_kind = kind;
     section.required = required;
+    section.default_type = default_type;
     sections.push_back(std::move(section));
   };
 
@@ -87,36 +88,41 @@ std::vector<SectionSpec> make_sections() {
                "Train from scratch when the weights file is missing instead of stopping");
   }
   {
-    Schema& s = settings("training", "Optimisation");
+    Schema& s = settings("training", "The training loop: epochs, batches, the monitored figure");
     s.add_int("epochs", 10, "Passes over the training split").range(1, 100000);
     s.add_int("batch_size", 32, "Images per step").range(1, 65536);
-    s.add_string("optimizer", "adam", "adam, adamw or sgd").one_of({"adam", "adamw", "sgd"});
-    s.add_float("learning_rate", 1e-3, "Learning rate of the head (and backbone unless set)")
-        .range(0, 10);
-    s.add_float("backbone_learning_rate", -1, "Backbone learning rate; -1 uses learning_rate")
-        .range(-1, 10);
-    s.add_float("weight_decay", 0, "L2 weight decay").range(0, 1);
-    s.add_float("momentum", 0.9, "SGD momentum").range(0, 1);
-    s.add_bool("nesterov", false, "Nesterov momentum with SGD");
-    s.add_string("schedule", "none", "none, step, cosine or plateau")
-        .one_of({"none", "step", "cosine", "plateau"});
-    s.add_int("step_size", 10, "Epochs between decays with the step schedule").range(1, 100000);
-    s.add_float("gamma", 0.1, "Decay factor for step and plateau schedules").range(0, 1);
-    s.add_int("plateau_patience", 3, "Epochs without improvement before plateau decays")
-        .range(0, 100000);
-    s.add_int("warmup_epochs", 0, "Linear warm-up epochs before the schedule").range(0, 100000);
-    s.add_float("label_smoothing", 0, "Cross-entropy label smoothing").range(0, 1);
-    s.add_string("class_balance", "none", "none, weighted_sampler or loss_weights")
-        .one_of({"none", "weighted_sampler", "loss_weights"});
+    s.add_string("class_balance", "none",
+                 "none, or weighted_sampler: draw classes in equal proportion (for loss weights see [loss])")
+        .one_of({"none", "weighted_sampler"});
     s.add_string("monitor", "val_accuracy",
-                 "Validation figure that picks the best checkpoint and drives early stopping");
-    s.add_int("early_stopping_patience", 0, "Stop after this many epochs without improvement; 0 never")
-        .range(0, 100000);
-    s.add_float("aux_loss_weight", 0.4, "Weight of auxiliary logits in the loss (InceptionV3)")
-        .range(0, 10);
+                 "Per-epoch figure that picks the best checkpoint (and drives early stopping)");
     s.add_bool("amp", true, "Automatic mixed precision on CUDA");
     s.add_bool("channels_last", false, "Channels-last memory format for convolutions");
+    sections.back().moved_keys = {
+        {"optimizer", "[optimizer] type"},
+        {"learning_rate", "[optimizer] learning_rate"},
+        {"backbone_learning_rate", "[optimizer] backbone_learning_rate"},
+        {"weight_decay", "[optimizer] weight_decay"},
+        {"momentum", "[optimizer] momentum (type = \"sgd\")"},
+        {"nesterov", "[optimizer] nesterov (type = \"sgd\")"},
+        {"schedule", "[schedule] type (\"none\" is now \"constant\")"},
+        {"step_size", "[schedule] step_size (type = \"step\")"},
+        {"gamma", "[schedule] gamma (type = \"step\" or \"plateau\")"},
+        {"plateau_patience", "[schedule] patience (type = \"plateau\")"},
+        {"warmup_epochs", "[schedule] warmup_epochs"},
+        {"label_smoothing", "[loss] label_smoothing"},
+        {"aux_loss_weight", "[objective] aux_loss_weight"},
+        {"early_stopping_patience", "[[callbacks]] type = \"early_stopping\", patience"},
+        {"class_balance=loss_weights", "[loss] class_weights = \"balanced\""},
+    };
   }
+  component("loss", kinds::loss, false, false, "What training minimises", "cross_entropy");
+  component("optimizer", kinds::optimizer, false, false, "How the weights are updated", "adam");
+  component("schedule", kinds::schedule, false, false, "The learning rate over training", "constant");
+  component("objective", kinds::objective, false, false, "What one training step computes from a batch",
+            "classification");
+  component("callbacks", kinds::callback, true, false,
+            "Hooks around the training loop, beyond the built-in ones (metrics log, checkpoints, progress, summary)");
   {
     Schema& s = settings("evaluation", "What is measured on validation and test splits");
     s.add_strings("metrics", {"accuracy", "precision", "sensitivity", "specificity", "f1"},
@@ -160,8 +166,7 @@ Parameters resolve_parameters(const ConfigNode& table, const Schema& schema,
     if (!spec) {
       std::vector<std::string> valid = schema.names();
       std::string message = "unknown key '" + key + "'";
-      std::string closest = closest_match(key, valid);
-      if (!closest.empty()) message += " (did you mean '" + closest + "'?)";
+      message += did_you_mean(key, valid);
       message += "; valid keys: " + join(valid);
       report(node.key_where, message);
       continue;
@@ -183,8 +188,7 @@ Parameters resolve_parameters(const ConfigNode& table, const Schema& schema,
       if (!spec->choices.empty() &&
           std::find(spec->choices.begin(), spec->choices.end(), text) == spec->choices.end()) {
         std::string message = fmt::format("'{}': \"{}\" is not one of {}", key, text, join(spec->choices));
-        std::string closest = closest_match(text, spec->choices);
-        if (!closest.empty()) message += " (did you mean '" + closest + "'?)";
+        message += did_you_mean(text, spec->choices);
         report(where, message);
         return false;
       }
@@ -192,8 +196,7 @@ Parameters resolve_parameters(const ConfigNode& table, const Schema& schema,
           !registry->try_find(spec->component_kind, text)) {
         auto available = registry->names(spec->component_kind);
         std::string message = fmt::format("'{}': unknown {} '{}'", key, spec->component_kind, text);
-        std::string closest = closest_match(text, available);
-        if (!closest.empty()) message += " (did you mean '" + closest + "'?)";
+        message += did_you_mean(text, available);
         message += "; available: " + join(available);
         report(where, message);
         return false;
@@ -294,8 +297,7 @@ std::optional<ComponentConfig> resolve_component(const ConfigNode& table, const 
   if (!info) {
     auto available = registry.names(section.component_kind);
     std::string message = label + ": unknown " + section.component_kind + " '" + type->string + "'";
-    std::string closest = closest_match(type->string, available);
-    if (!closest.empty()) message += " (did you mean '" + closest + "'?)";
+    message += did_you_mean(type->string, available);
     message += "; available: " + join(available);
     diagnostics.push_back({type->where, message});
     return std::nullopt;
@@ -313,6 +315,28 @@ std::optional<ComponentConfig> resolve_component(const ConfigNode& table, const 
   return config;
 }
 
+// `table` without the keys that moved to another section, each reported with
+// where it lives now, so an old pipeline gets one clear message per setting.
+ConfigNode without_moved_keys(const ConfigNode& table, const SectionSpec& section, const std::string& label,
+                              std::vector<Diagnostic>& diagnostics) {
+  ConfigNode kept = table;
+  kept.entries.clear();
+  for (const auto& [key, value] : table.entries) {
+    // A key moves whole ("optimizer") or for one of its values ("class_balance=loss_weights").
+    auto moved = section.moved_keys.find(key);
+    if (moved == section.moved_keys.end() && value.kind == ConfigNode::Kind::String) {
+      moved = section.moved_keys.find(key + "=" + value.string);
+    }
+    if (moved == section.moved_keys.end()) {
+      kept.entries.emplace_back(key, value);
+      continue;
+    }
+    diagnostics.push_back({value.key_where, label + ": '" + key + "' has moved; it is now " + moved->second +
+                                                " (see docs/pipelines.md)"});
+  }
+  return kept;
+}
+
 }  // namespace
 
 Pipeline resolve_pipeline(const ConfigNode& root, const Registry& registry) {
@@ -325,8 +349,7 @@ Pipeline resolve_pipeline(const ConfigNode& root, const Registry& registry) {
   for (const auto& [key, node] : root.entries) {
     if (find_section(key)) continue;
     std::string message = "unknown section '" + key + "'";
-    std::string closest = closest_match(key, section_names);
-    if (!closest.empty()) message += " (did you mean '" + closest + "'?)";
+    message += did_you_mean(key, section_names);
     message += "; valid sections: " + join(section_names);
     diagnostics.push_back({node.key_where, message});
   }
@@ -336,17 +359,17 @@ Pipeline resolve_pipeline(const ConfigNode& root, const Registry& registry) {
     const std::string label = section_header(section.name);
     switch (section.shape) {
       case SectionSpec::Shape::Settings: {
-        ConfigNode empty;
-        empty.where = root.where;
+        ConfigNode table;
+        table.where = root.where;
         if (node && !node->is_table()) {
           diagnostics.push_back({node->where, label + ": expected a table, found " + node->type_name()});
-          node = nullptr;
+        } else if (node) {
+          table = without_moved_keys(*node, section, label, diagnostics);
         }
         std::vector<Diagnostic> own;
         // [evaluation]'s tables parametrise its metrics (resolve_metrics).
         auto nested = section.name == "evaluation" ? detail::metric_table_keys(node) : std::vector<std::string>{};
-        pipeline.settings[section.name] =
-            resolve_parameters(node ? *node : empty, section.schema, &registry, nested, own);
+        pipeline.settings[section.name] = resolve_parameters(table, section.schema, &registry, nested, own);
         for (auto& diagnostic : own) {
           diagnostic.message = label + ": " + diagnostic.message;
           diagnostics.push_back(std::move(diagnostic));
@@ -354,6 +377,16 @@ Pipeline resolve_pipeline(const ConfigNode& root, const Registry& registry) {
         break;
       }
       case SectionSpec::Shape::Component: {
+        ConfigNode default_table;
+        if (!node && !section.default_type.empty()) {
+          default_table.where = root.where;
+          ConfigNode type;
+          type.kind = ConfigNode::Kind::String;
+          type.string = section.default_type;
+          type.where = root.where;
+          default_table.set("type", type);
+          node = &default_table;
+        }
         if (!node) {
           if (section.required) {
             diagnostics.push_back({root.where, "missing section " + label + " (a " +
@@ -363,9 +396,7 @@ Pipeline resolve_pipeline(const ConfigNode& root, const Registry& registry) {
           break;
         }
         auto config = resolve_component(*node, section, label, registry, diagnostics);
-        if (config) {
-          (section.name == "dataset" ? pipeline.dataset : pipeline.model) = std::move(*config);
-        }
+        if (config) pipeline.component(section.name) = std::move(*config);
         break;
       }
       case SectionSpec::Shape::ComponentList: {
@@ -375,7 +406,7 @@ Pipeline resolve_pipeline(const ConfigNode& root, const Registry& registry) {
                                                   section.name + "]]), found " + node->type_name()});
           break;
         }
-        auto& list = section.name == "preprocess" ? pipeline.preprocess : pipeline.augment;
+        auto& list = pipeline.component_list(section.name);
         for (std::size_t i = 0; i < node->items.size(); ++i) {
           auto config = resolve_component(node->items[i], section,
                                            "[[" + section.name + "]] #" + std::to_string(i + 1),
@@ -428,6 +459,31 @@ Pipeline load_pipeline(const std::string& path, const std::vector<std::string>& 
   return pipeline;
 }
 
+ComponentConfig& Pipeline::component(const std::string& section) {
+  if (section == "dataset") return dataset;
+  if (section == "model") return model;
+  if (section == "loss") return loss;
+  if (section == "optimizer") return optimizer;
+  if (section == "schedule") return schedule;
+  if (section == "objective") return objective;
+  throw Error("pipeline has no component section [" + section + "]");
+}
+
+const ComponentConfig& Pipeline::component(const std::string& section) const {
+  return const_cast<Pipeline*>(this)->component(section);
+}
+
+std::vector<ComponentConfig>& Pipeline::component_list(const std::string& section) {
+  if (section == "preprocess") return preprocess;
+  if (section == "augment") return augment;
+  if (section == "callbacks") return callbacks;
+  throw Error("pipeline has no component list [[" + section + "]]");
+}
+
+const std::vector<ComponentConfig>& Pipeline::component_list(const std::string& section) const {
+  return const_cast<Pipeline*>(this)->component_list(section);
+}
+
 const Parameters& Pipeline::section(const std::string& name) const {
   auto it = settings.find(name);
   if (it == settings.end()) throw Error("pipeline has no section [" + name + "]");
@@ -453,12 +509,12 @@ std::string Pipeline::to_toml() const {
         write_parameters(this->section(section.name));
         break;
       case SectionSpec::Shape::Component: {
-        const ComponentConfig& component = section.name == "dataset" ? dataset : model;
-        if (!component.name.empty()) write_component("[" + section.name + "]", component);
+        const ComponentConfig& config = component(section.name);
+        if (!config.name.empty()) write_component("[" + section.name + "]", config);
         break;
       }
       case SectionSpec::Shape::ComponentList:
-        for (const auto& component : section.name == "preprocess" ? preprocess : augment) {
+        for (const auto& component : component_list(section.name)) {
           write_component("[[" + section.name + "]]", component);
         }
         break;
@@ -478,12 +534,15 @@ nlohmann::json Pipeline::to_json() const {
   for (const auto& metric : metrics) {
     if (!metric.parameters.values().empty()) j["evaluation"][metric.name] = metric.parameters.to_json();
   }
-  if (!dataset.name.empty()) j["dataset"] = component_json(dataset);
-  if (!model.name.empty()) j["model"] = component_json(model);
-  j["preprocess"] = nlohmann::json::array();
-  for (const auto& c : preprocess) j["preprocess"].push_back(component_json(c));
-  j["augment"] = nlohmann::json::array();
-  for (const auto& c : augment) j["augment"].push_back(component_json(c));
+  for (const auto& section : pipeline_sections()) {
+    if (section.shape == SectionSpec::Shape::Component) {
+      const ComponentConfig& config = component(section.name);
+      if (!config.name.empty()) j[section.name] = component_json(config);
+    } else if (section.shape == SectionSpec::Shape::ComponentList) {
+      j[section.name] = nlohmann::json::array();
+      for (const auto& c : component_list(section.name)) j[section.name].push_back(component_json(c));
+    }
+  }
   return j;
 }
 

@@ -11,8 +11,8 @@ namespace {
 std::string describe_unknown(const std::string& kind, const std::string& name,
                              const std::vector<std::string>& available,
                              const std::string& closest) {
-  std::string message = "unknown " + kind + " '" + name + "'";
-  if (!closest.empty()) message += " (did you mean '" + closest + "'?)";
+  (void)closest;  // the same suggestion did_you_mean makes
+  std::string message = "unknown " + kind + " '" + name + "'" + did_you_mean(name, available);
   message += "; available: " + join(available);
   return message;
 }

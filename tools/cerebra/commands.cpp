@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 
@@ -14,6 +13,7 @@
 #include "cerebra/pipeline.h"
 #include "cerebra/run.h"
 #include "architecture_view.h"
+#include "cerebra/run_directory.h"
 #include "table.h"
 
 namespace cerebra::cli {
@@ -106,8 +106,7 @@ int command_list(const CommonOptions& common, const std::string& kind) {
   const auto kinds = host->registry().kinds();
   if (!kind.empty() && std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) {
     std::string message = "cerebra list: unknown kind '" + kind + "'";
-    std::string closest = closest_match(kind, kinds);
-    if (!closest.empty()) message += " (did you mean '" + closest + "'?)";
+    message += did_you_mean(kind, kinds);
     std::cerr << message << "; kinds: " << join(kinds) << ", or plugins\n";
     return kBadUsage;
   }
@@ -163,8 +162,7 @@ int command_inspect(const CommonOptions& common, const std::string& name) {
       if (s.shape == SectionSpec::Shape::Settings) names.push_back(s.name);
     }
     std::string message = "cerebra inspect: no component or section named '" + name + "'";
-    std::string closest = closest_match(name, names);
-    if (!closest.empty()) message += " (did you mean '" + closest + "'?)";
+    message += did_you_mean(name, names);
     std::cerr << message << "; `cerebra list` shows every component\n";
     return kBadUsage;
   }
@@ -265,21 +263,15 @@ int command_eval(const CommonOptions& common, const std::string& run_dir, const 
     EvaluationReport report = folder ? run.evaluate_folder(options.data) : run.evaluate_split(options.split);
 
     // A folder's results go beside the split results, never over them.
-    fs::path out_dir = fs::path(run_dir) / "eval";
-    std::string what = options.split + " split";
+    std::string name = options.split, what = options.split + " split";
     if (folder) {
-      std::string name = fs::path(options.data).lexically_normal().filename().string();
+      name = fs::path(options.data).lexically_normal().filename().string();
       if (name.empty() || name == "." || name == "..") {
         name = fs::absolute(options.data).lexically_normal().parent_path().filename().string();
       }
       if (name.empty()) name = "data";
-      out_dir /= name;
       what = options.data;
     }
-    std::error_code error;
-    fs::create_directories(out_dir, error);
-    if (error) throw Error(out_dir.string() + ": cannot create: " + error.message());
-
     json out;
     out["run"] = run_dir;
     if (folder) out["data"] = options.data; else out["split"] = options.split;
@@ -289,11 +281,8 @@ int command_eval(const CommonOptions& common, const std::string& run_dir, const 
     out["metrics"] = report.metrics;
     out["skipped"] = json::array();
     for (const auto& [file, reason] : report.skipped) out["skipped"].push_back({{"file", file}, {"reason", reason}});
-    write_file_atomically((out_dir / "metrics.json").string(), out.dump(2) + "\n");
-    write_file_atomically((out_dir / "confusion_matrix.csv").string(),
-                          confusion_matrix_csv(report.predictions, run.class_names()));
-    write_file_atomically((out_dir / "predictions.csv").string(),
-                          predictions_csv(report.predictions, run.class_names()));
+    const fs::path out_dir =
+        RunDirectory::open(run_dir).write_evaluation(name, out, report.predictions, run.class_names());
 
     std::cout << fmt::format("{} — {}: {} images, loss {:.4f} ({})\n\n", run_dir, what, report.images, report.loss,
                              run.device());
@@ -311,11 +300,7 @@ int command_eval(const CommonOptions& common, const std::string& run_dir, const 
     std::vector<std::string> header{"true \\ predicted"};
     for (const auto& name : run.class_names()) header.push_back(name);
     Table matrix(header);
-    std::vector<std::vector<std::size_t>> counts(run.class_names().size(),
-                                                 std::vector<std::size_t>(run.class_names().size(), 0));
-    for (const auto& p : report.predictions) {
-      if (p.label >= 0 && p.predicted >= 0) ++counts[static_cast<std::size_t>(p.label)][static_cast<std::size_t>(p.predicted)];
-    }
+    const auto counts = confusion_counts(report.predictions, run.class_names().size());
     for (std::size_t t = 0; t < counts.size(); ++t) {
       std::vector<std::string> row{run.class_names()[t]};
       for (std::size_t count : counts[t]) row.push_back(std::to_string(count));
@@ -422,20 +407,6 @@ std::string display_model(const std::string& name) {
   return name;
 }
 
-// Whether the run started from published (ImageNet) weights. weights.txt is
-// written only when a weights file was actually loaded: with allow_scratch a
-// missing file trains from scratch although [transfer] weights is set.
-std::string weights_origin(const fs::path& run, const json& summary) {
-  std::string weights = summary.value("weights", std::string());
-  std::string mode = summary.value("transfer_mode", std::string());
-  if (weights.empty()) return "no";
-  if (!fs::exists(run / "weights.txt")) return "no (weights missing)";
-  // A run directory or its checkpoint continues that run's training.
-  const std::string extension = fs::path(weights).extension().string();
-  if (extension.empty() || extension == ".pt") return "from run " + weights;
-  return "yes (" + mode + ")";
-}
-
 }  // namespace
 
 int command_compare(const std::vector<std::string>& run_dirs, const std::string& format) {
@@ -446,37 +417,23 @@ int command_compare(const std::vector<std::string>& run_dirs, const std::string&
   };
   std::vector<Row> rows;
   for (const auto& dir : run_dirs) {
-    const fs::path summary_file = fs::path(dir) / "summary.json";
-    std::error_code error;
-    if (!fs::is_directory(dir, error)) {
-      std::cerr << "cerebra compare: " << dir << ": no such run directory\n";
-      continue;
-    }
-    if (!fs::exists(summary_file, error)) {
-      std::cerr << "cerebra compare: " << dir << ": no summary.json (not a run directory, or the run has not finished)\n";
-      continue;
-    }
-    json summary;
-    try {
-      std::ifstream in(summary_file);
-      summary = json::parse(in);
-      if (!summary.is_object()) throw std::runtime_error("not a JSON object");
-    } catch (const std::exception& problem) {
-      std::cerr << "cerebra compare: " << summary_file.string() << ": not valid JSON (" << problem.what() << ")\n";
-      continue;
-    }
     Row row;
-    row.run = dir;
-    row.model = display_model(summary.value("model", std::string("?")));
-    row.dataset = summary.value("dataset", std::string("?"));
-    row.epochs = summary.value("epochs_completed", 0);
-    row.status = summary.value("status", std::string());
-    row.weights = weights_origin(dir, summary);
-    if (summary.contains("test") && summary["test"].is_object() && summary["test"].contains("metrics")) {
-      row.metrics = summary["test"]["metrics"];
-    } else {
-      std::cerr << "cerebra compare: " << dir << ": no test metrics (status " << row.status
-                << "); its row is empty\n";
+    try {
+      RunDirectory run = RunDirectory::open(dir);
+      RunSummary summary = run.read_summary();
+      row.run = dir;
+      row.model = display_model(summary.model);
+      row.dataset = summary.dataset;
+      row.epochs = summary.epochs_completed;
+      row.status = summary.status;
+      row.weights = weights_origin(run, summary);
+      row.metrics = summary.test_metrics;
+    } catch (const std::exception& error) {
+      std::cerr << "cerebra compare: " << brief(error) << "\n";
+      continue;
+    }
+    if (row.metrics.is_null()) {
+      std::cerr << "cerebra compare: " << dir << ": no test metrics (status " << row.status << "); its row is empty\n";
     }
     rows.push_back(std::move(row));
   }

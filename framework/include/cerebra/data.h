@@ -36,7 +36,8 @@ struct SplitResult {
 SplitResult split_samples(const Dataset& dataset, const std::vector<Sample>& samples,
                           const Parameters& split, std::uint64_t seed);
 
-// Writes "file,class,split" rows (CSV, quoted as needed).
+// Writes "file,class,split" rows (CSV, quoted as needed), atomically; the run
+// directory's split.csv (implemented with the other run files, run_directory.cpp).
 void write_split_manifest(const std::string& path, const SplitResult& split,
                           const std::vector<std::string>& class_names);
 
@@ -83,6 +84,10 @@ struct LoaderOptions {
   // Decode JPEGs at a reduced scale when the first preprocess stage shrinks
   // them anyway (Transform::accepts_reduced_input, Dataset LoadHint).
   bool reduced_decode = true;
+  // Which augmented view this loader produces: loaders that differ only in
+  // `view` give batches of the same images in the same order, each augmented
+  // with its own random numbers (two views for a contrastive objective).
+  std::uint64_t view = 0;
 };
 
 class ImageLoader {

@@ -42,6 +42,10 @@ class ConfigError : public Error {
 // Closest candidate by edit distance, or "" when nothing is reasonably close.
 std::string closest_match(const std::string& word, const std::vector<std::string>& candidates);
 
+// " (did you mean 'x'?)" for the closest candidate, or "" when none is close:
+// the one way every message suggests a name.
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
+
 // An exception's message without the stack trace torch appends.
 std::string brief(const std::exception& error);
 

@@ -35,18 +35,9 @@ struct EvaluationReport {
 // The headline number of a metric report ("value"), or NaN.
 double headline(const nlohmann::json& report);
 
-// "file,true_class,predicted_class,p_<class>..." with probabilities to six
-// decimals; the trainer's eval/predictions_test.csv has this layout.
-std::string predictions_csv(const std::vector<Prediction>& predictions,
-                            const std::vector<std::string>& class_names);
-
-// Counts of labelled predictions: a header row of predicted classes, then one
-// row per true class ("true\predicted,a,b / a,3,1 / b,0,4").
-std::string confusion_matrix_csv(const std::vector<Prediction>& predictions,
-                                 const std::vector<std::string>& class_names);
-
-// CSV field, quoted when it holds a comma, quote, newline or edge spaces.
-std::string csv_field(const std::string& text);
+// Counts of labelled, predicted images: counts[true class][predicted class].
+std::vector<std::vector<std::size_t>> confusion_counts(const std::vector<Prediction>& predictions,
+                                                      std::size_t classes);
 
 struct OpenRunOptions {
   // Where the model runs: "auto", "cpu", "cuda" or "cuda:N". Not the run's own

@@ -28,7 +28,10 @@ struct SectionSpec {
   enum class Shape { Settings, Component, ComponentList } shape = Shape::Settings;
   std::string component_kind;  // Component / ComponentList
   bool required = false;
+  std::string default_type;    // Component: the one used when the section is absent
   Schema schema;  // Settings
+  // Settings: keys that used to live here, each with where it lives now.
+  std::map<std::string, std::string> moved_keys;
 };
 
 // The sections a pipeline may have, in the order they are written out.
@@ -42,8 +45,19 @@ struct Pipeline {
   ComponentConfig model;
   std::vector<ComponentConfig> preprocess;
   std::vector<ComponentConfig> augment;
+  ComponentConfig loss;
+  ComponentConfig optimizer;
+  ComponentConfig schedule;
+  ComponentConfig objective;
+  std::vector<ComponentConfig> callbacks;
   // [evaluation] metrics in order, each with its [evaluation.NAME] parameters.
   std::vector<ComponentConfig> metrics;
+
+  // The field behind a Component / ComponentList section, by section name.
+  ComponentConfig& component(const std::string& section);
+  const ComponentConfig& component(const std::string& section) const;
+  std::vector<ComponentConfig>& component_list(const std::string& section);
+  const std::vector<ComponentConfig>& component_list(const std::string& section) const;
 
   const Parameters& section(const std::string& name) const;
   // Every default filled in; reads back to the same pipeline.

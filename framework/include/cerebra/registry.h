@@ -18,6 +18,11 @@ inline constexpr const char* dataset = "dataset";
 inline constexpr const char* transform = "transform";
 inline constexpr const char* architecture = "architecture";
 inline constexpr const char* metric = "metric";
+inline constexpr const char* loss = "loss";
+inline constexpr const char* optimizer = "optimizer";
+inline constexpr const char* schedule = "schedule";
+inline constexpr const char* objective = "objective";
+inline constexpr const char* callback = "callback";
 }  // namespace kinds
 
 // Base of everything a factory makes.

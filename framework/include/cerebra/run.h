@@ -5,6 +5,7 @@
 #include <iosfwd>
 #include <string>
 
+#include "cerebra/files.h"  // write_file_atomically, for callers that had it from here
 #include "cerebra/pipeline.h"
 #include "cerebra/registry.h"
 
@@ -30,10 +31,5 @@ RunResult run_pipeline(const Pipeline& pipeline, const Registry& registry, const
 
 // Re-reads a run directory's resolved pipeline and continues it where it stopped.
 RunResult resume_run(const std::string& run_dir, const Registry& registry, const RunOptions& options);
-
-// Writes `text` to `path` atomically: a temporary file in the same folder,
-// flushed, then renamed over the target. Throws Error naming the path (and
-// leaves any previous file intact) when the disk is full or not writable.
-void write_file_atomically(const std::string& path, const std::string& text);
 
 }  // namespace cerebra

@@ -399,9 +399,12 @@ struct ImageLoader::Impl {
     }
     if (!augment.empty()) {
       // Seeded per (seed, epoch, sample, draw): the same numbers whichever
-      // thread runs it and in whatever order.
-      std::mt19937_64 rng(detail::mix_seed(
-          {options.seed, static_cast<std::uint64_t>(epoch), index, position}));
+      // thread runs it and in whatever order. Another view stream draws
+      // other numbers for the same images in the same order.
+      const auto epoch_number = static_cast<std::uint64_t>(epoch);
+      std::mt19937_64 rng(options.view == 0
+                              ? detail::mix_seed({options.seed, epoch_number, index, position})
+                              : detail::mix_seed({options.seed, epoch_number, index, position, options.view}));
       for (std::size_t s = 0; s < augment.size(); ++s) {
         try {
           image = augment[s].transform->apply(image, rng);

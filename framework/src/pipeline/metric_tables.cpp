@@ -23,10 +23,7 @@ void report_unlisted_tables(const ConfigNode& evaluation, const std::vector<std:
       message += "metric '" + key + "' is not in metrics (" + join(listed) + "); add it there to report it";
     } else {
       auto available = registry.names(kinds::metric);
-      message += "unknown metric '" + key + "'";
-      std::string closest = closest_match(key, available);
-      if (!closest.empty()) message += " (did you mean '" + closest + "'?)";
-      message += "; available: " + join(available);
+      message += "unknown metric '" + key + "'" + did_you_mean(key, available) + "; available: " + join(available);
     }
     diagnostics.push_back({value.key_where, message});
   }

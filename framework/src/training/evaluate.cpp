@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <limits>
 #include <set>
 #include <sstream>
@@ -16,6 +17,7 @@
 #include "cerebra/memory.h"
 #include "cerebra/metric.h"
 #include "../pipeline/metric_tables.h"
+#include "cerebra/run_directory.h"
 #include "model_runtime.h"
 
 namespace cerebra {
@@ -28,50 +30,16 @@ double headline(const json& report) {
   return std::numeric_limits<double>::quiet_NaN();
 }
 
-std::string csv_field(const std::string& text) {
-  bool quote = text.find_first_of(",\"\r\n") != std::string::npos ||
-               (!text.empty() && (text.front() == ' ' || text.back() == ' '));
-  if (!quote) return text;
-  std::string out = "\"";
-  for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
-std::string predictions_csv(const std::vector<Prediction>& predictions, const std::vector<std::string>& class_names) {
-  std::string out = "file,true_class,predicted_class";
-  for (const auto& name : class_names) out += ",p_" + name;
-  out += "\n";
-  auto name_of = [&](int index) {
-    return index >= 0 && static_cast<std::size_t>(index) < class_names.size() ? class_names[static_cast<std::size_t>(index)]
-                                                                              : std::string();
-  };
+std::vector<std::vector<std::size_t>> confusion_counts(const std::vector<Prediction>& predictions, std::size_t classes) {
+  std::vector<std::vector<std::size_t>> counts(classes, std::vector<std::size_t>(classes, 0));
   for (const auto& p : predictions) {
-    out += csv_field(p.file) + "," + name_of(p.label) + "," + name_of(p.predicted);
-    for (float probability : p.probabilities) out += fmt::format(",{:.6f}", probability);
-    out += "\n";
-  }
-  return out;
-}
-
-std::string confusion_matrix_csv(const std::vector<Prediction>& predictions, const std::vector<std::string>& class_names) {
-  const std::size_t k = class_names.size();
-  std::vector<std::vector<std::size_t>> counts(k, std::vector<std::size_t>(k, 0));
-  for (const auto& p : predictions) {
-    if (p.label < 0 || p.predicted < 0 || static_cast<std::size_t>(p.label) >= k ||
-        static_cast<std::size_t>(p.predicted) >= k) {
+    if (p.label < 0 || p.predicted < 0 || static_cast<std::size_t>(p.label) >= classes ||
+        static_cast<std::size_t>(p.predicted) >= classes) {
       continue;
     }
     ++counts[static_cast<std::size_t>(p.label)][static_cast<std::size_t>(p.predicted)];
   }
-  std::string out = "true\\predicted";
-  for (const auto& name : class_names) out += "," + csv_field(name);
-  out += "\n";
-  for (std::size_t t = 0; t < k; ++t) {
-    out += csv_field(class_names[t]);
-    for (std::size_t p = 0; p < k; ++p) out += "," + std::to_string(counts[t][p]);
-    out += "\n";
-  }
-  return out;
+  return counts;
 }
 
 namespace detail {
@@ -276,51 +244,12 @@ class FileDataset : public Dataset {
   std::vector<std::string> class_names_;
 };
 
-json read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(path + ": cannot read");
-  try {
-    return json::parse(in);
-  } catch (const json::exception& error) {
-    throw Error(path + ": not valid JSON (" + error.what() + ")");
-  }
-}
-
-// One CSV record (RFC 4180 quoting) from `text` starting at `pos`.
-std::vector<std::string> next_csv_record(const std::string& text, std::size_t& pos) {
-  std::vector<std::string> fields(1);
-  bool quoted = false;
-  while (pos < text.size()) {
-    char c = text[pos++];
-    if (quoted) {
-      if (c == '"') {
-        if (pos < text.size() && text[pos] == '"') {
-          fields.back() += '"';
-          ++pos;
-        } else {
-          quoted = false;
-        }
-      } else {
-        fields.back() += c;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      fields.emplace_back();
-    } else if (c == '\n') {
-      break;
-    } else if (c != '\r') {
-      fields.back() += c;
-    }
-  }
-  return fields;
-}
-
 }  // namespace
 
 struct TrainedRun::Impl {
   const Registry& registry;
   std::string run_dir;
+  std::optional<RunDirectory> directory;
   Pipeline pipeline;
   std::vector<std::string> class_names;
   int positive_class = -1;
@@ -331,8 +260,6 @@ struct TrainedRun::Impl {
   std::shared_ptr<const Dataset> dataset;  // the run's own, created on first use
 
   explicit Impl(const Registry& r) : registry(r) {}
-
-  std::string file(const std::string& name) const { return (fs::path(run_dir) / name).string(); }
 
   detail::EvaluationSettings settings(bool with_metrics) const {
     auto s = detail::evaluation_settings(pipeline, device, class_names, positive_class);
@@ -362,30 +289,18 @@ TrainedRun::TrainedRun(const std::string& run_dir, const Registry& registry, con
     : impl_(std::make_unique<Impl>(registry)) {
   Impl& run = *impl_;
   run.run_dir = run_dir;
-  std::error_code error;
-  if (!fs::is_directory(run_dir, error)) {
-    throw Error(run_dir + (fs::exists(run_dir, error) ? ": not a folder" : ": no such run directory"));
-  }
-  const std::string pipeline_file = run.file("pipeline.toml");
-  if (!fs::exists(pipeline_file, error)) throw Error(run_dir + ": not a run directory (no pipeline.toml)");
-  run.pipeline = load_pipeline(pipeline_file, {}, registry);
+  run.directory = RunDirectory::open(run_dir);
+  run.pipeline = load_pipeline(run.directory->pipeline_file(), {}, registry);
   run.device = detail::choose_device(options.device);
   detail::set_compute_threads(run.pipeline.section("run"));
   configure_allocator(run.pipeline.section("run").get_string("allocator"));
 
   // The classes come from summary.json when the run finished, so predicting
   // does not need the training data; a run still going asks its dataset.
-  const std::string summary_file = run.file("summary.json");
-  if (fs::exists(summary_file, error)) {
-    json summary = read_json_file(summary_file);
-    if (!summary.contains("classes") || !summary["classes"].is_array() || summary["classes"].size() < 2) {
-      throw Error(summary_file + ": no \"classes\" list of at least two names");
-    }
-    run.class_names = summary["classes"].get<std::vector<std::string>>();
-    if (summary.contains("positive_class") && summary["positive_class"].is_string()) {
-      auto it = std::find(run.class_names.begin(), run.class_names.end(), summary["positive_class"].get<std::string>());
-      if (it != run.class_names.end()) run.positive_class = static_cast<int>(it - run.class_names.begin());
-    }
+  if (run.directory->has_summary()) {
+    RunSummary summary = run.directory->read_summary();
+    run.class_names = summary.classes;
+    run.positive_class = summary.positive_class;
   } else {
     run.dataset = registry.create_as<Dataset>(kinds::dataset, run.pipeline.dataset.name, run.pipeline.dataset.parameters);
     run.class_names = run.dataset->class_names();
@@ -397,7 +312,8 @@ TrainedRun::TrainedRun(const std::string& run_dir, const Registry& registry, con
       registry.create_as<Architecture>(kinds::architecture, run.pipeline.model.name, run.pipeline.model.parameters);
   run.model = run.architecture->build(static_cast<std::int64_t>(run.class_names.size()));
   run.model->to(run.device);
-  const std::string checkpoint = run.file("checkpoints/best.pt");
+  const std::string checkpoint = run.directory->checkpoint_file("best");
+  std::error_code error;
   if (!fs::exists(checkpoint, error)) {
     throw Error(checkpoint + ": no such checkpoint (the run never finished an epoch)");
   }
@@ -420,30 +336,16 @@ EvaluationReport TrainedRun::evaluate_split(const std::string& split) {
   if (split != "train" && split != "val" && split != "test") {
     throw Error("unknown split '" + split + "'; expected train, val or test");
   }
-  const std::string manifest = run.file("split.csv");
-  std::ifstream in(manifest, std::ios::binary);
-  if (!in) throw Error(manifest + ": cannot read the split manifest");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string text = buffer.str();
-
-  std::size_t pos = 0;
-  std::vector<std::string> header = next_csv_record(text, pos);
-  if (header != std::vector<std::string>{"file", "class", "split"}) {
-    throw Error(manifest + ": expected the header file,class,split");
-  }
+  const std::string manifest = run.directory->split_file();
   std::vector<std::pair<std::string, int>> rows;  // (file, label)
-  for (int line = 2; pos < text.size(); ++line) {
-    std::vector<std::string> fields = next_csv_record(text, pos);
-    if (fields.size() == 1 && fields[0].empty()) continue;
-    if (fields.size() != 3) throw Error(fmt::format("{}:{}: expected 3 fields, found {}", manifest, line, fields.size()));
-    if (fields[2] != split) continue;
-    auto it = std::find(run.class_names.begin(), run.class_names.end(), fields[1]);
+  for (const SplitRow& row : run.directory->read_split()) {
+    if (row.split != split) continue;
+    auto it = std::find(run.class_names.begin(), run.class_names.end(), row.class_name);
     if (it == run.class_names.end()) {
-      throw Error(fmt::format("{}:{}: class '{}' is not one of the run's classes ({})", manifest, line, fields[1],
-                              join(run.class_names)));
+      throw Error(fmt::format("{}: {}: class '{}' is not one of the run's classes ({})", manifest, row.file,
+                              row.class_name, join(run.class_names)));
     }
-    rows.emplace_back(fields[0], static_cast<int>(it - run.class_names.begin()));
+    rows.emplace_back(row.file, static_cast<int>(it - run.class_names.begin()));
   }
   if (rows.empty()) throw Error(manifest + ": the " + split + " split has no images");
 

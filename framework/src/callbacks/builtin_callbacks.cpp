@@ -1,0 +1,156 @@
+#include "builtin_callbacks.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "cerebra/evaluate.h"
+#include "cerebra/run_directory.h"
+
+namespace cerebra {
+
+namespace {
+
+std::string format_duration(double seconds) {
+  int total = static_cast<int>(seconds + 0.5);
+  return total >= 3600 ? fmt::format("{}:{:02}:{:02}", total / 3600, total / 60 % 60, total % 60)
+                       : fmt::format("{}:{:02}", total / 60, total % 60);
+}
+
+// metrics.jsonl: one line per finished epoch.
+class MetricsLog : public Callback {
+ public:
+  explicit MetricsLog(const Parameters&) {}
+  void on_epoch_end(TrainingSession& session) override {
+    session.directory().append_metrics(session.state().figures);
+  }
+};
+
+// checkpoints/best.pt when the epoch is the best so far, last.pt every epoch.
+class Checkpoint : public Callback {
+ public:
+  explicit Checkpoint(const Parameters&) {}
+  void on_epoch_end(TrainingSession& session) override {
+    if (session.state().is_best) session.save_checkpoint("best");
+    session.save_checkpoint("last");
+  }
+};
+
+// The progress bar on a terminal, and one line per epoch in the log.
+class Progress : public Callback {
+ public:
+  explicit Progress(const Parameters&) {}
+
+  void on_run_start(TrainingSession& session) override {
+    terminal_ = &session.log() == &std::cerr && isatty(fileno(stderr));
+  }
+
+  void on_batch_end(TrainingSession& session) override {
+    if (!terminal_) return;
+    const RunState& s = session.state();
+    const std::size_t batches = std::max<std::size_t>(s.batches, 1);
+    const double rate = static_cast<double>(s.images_seen) / std::max(s.epoch_seconds, 1e-9);
+    const int width = 24, done = static_cast<int>(width * s.batch / batches);
+    std::fprintf(stderr, "\repoch %d/%d [%s%s] %3d%% loss %.4f %.0f img/s ETA %s   ", s.epoch + 1, s.epochs,
+                 std::string(static_cast<std::size_t>(done), '=').c_str(),
+                 std::string(static_cast<std::size_t>(width - done), ' ').c_str(),
+                 static_cast<int>(100 * s.batch / batches), s.epoch_loss, rate,
+                 format_duration(static_cast<double>(batches - s.batch) * s.epoch_seconds / static_cast<double>(s.batch)).c_str());
+  }
+
+  void on_epoch_end(TrainingSession& session) override {
+    clear_line();
+    const RunState& s = session.state();
+    const auto& f = s.figures;
+    std::ostream& log = session.log();
+    log << fmt::format("epoch {}/{}: train loss {:.4f} acc {:.4f} | val loss {:.4f}", s.epoch, s.epochs,
+                       f["train_loss"].get<double>(), f["train_accuracy"].get<double>(), f["val_loss"].get<double>());
+    for (auto& [key, value] : f.items()) {
+      if (key.rfind("val_", 0) == 0 && key != "val_loss") {
+        log << fmt::format(" {} {:.4f}", key.substr(4), value.is_number() ? value.get<double>() : std::nan(""));
+      }
+    }
+    log << fmt::format(" | {:.0f} img/s, {:.1f}s{}\n", f["images_per_second"].get<double>(),
+                       f["seconds"].get<double>(), s.is_best ? " *" : "");
+  }
+
+  void on_run_end(TrainingSession&) override { clear_line(); }
+
+ private:
+  void clear_line() {
+    if (terminal_) std::fprintf(stderr, "\r%*s\r", 100, "");
+  }
+  bool terminal_ = false;
+};
+
+// summary.json at the end of the run.
+class Summary : public Callback {
+ public:
+  explicit Summary(const Parameters&) {}
+  void on_run_end(TrainingSession& session) override { session.directory().write_summary(session.state().summary); }
+};
+
+// Stops after `patience` epochs without a new best of the run's monitor.
+class EarlyStopping : public Callback {
+ public:
+  explicit EarlyStopping(const Parameters& p) : patience_(p.get_int("patience")) {}
+  void on_epoch_end(TrainingSession& session) override {
+    const RunState& s = session.state();
+    waited_ = s.is_best ? 0 : waited_ + 1;
+    if (waited_ >= patience_) {
+      session.request_stop("early_stopped", fmt::format("no improvement of {} for {} epochs", s.monitor, patience_));
+    }
+  }
+  nlohmann::json state() const override { return {{"epochs_without_improvement", waited_}}; }
+  void restore(const nlohmann::json& state) override { waited_ = state.at("epochs_without_improvement").get<std::int64_t>(); }
+
+ private:
+  std::int64_t patience_;
+  std::int64_t waited_ = 0;
+};
+
+}  // namespace
+
+void register_builtin_callbacks(Registry& registry) {
+  registry.add<MetricsLog>(kinds::callback, "metrics_log", "Appends each epoch's figures to metrics.jsonl (always on)", {});
+  registry.add<Checkpoint>(kinds::callback, "checkpoint",
+                           "Writes checkpoints/best.pt and last.pt after each epoch (always on)", {});
+  registry.add<Progress>(kinds::callback, "progress", "Progress bar on a terminal and one log line per epoch (always on)",
+                         {});
+  registry.add<Summary>(kinds::callback, "summary", "Writes summary.json when the run ends (always on)", {});
+  Schema early;
+  early.add_int("patience", 5, "Epochs without a new best of [training] monitor before training stops")
+      .range(1, 100000);
+  registry.add<EarlyStopping>(kinds::callback, "early_stopping",
+                              "Stops training when [training] monitor has not improved for `patience` epochs", early);
+}
+
+namespace detail {
+
+const std::vector<std::string>& always_on_callbacks() {
+  static const std::vector<std::string> names{"metrics_log", "checkpoint", "progress", "summary"};
+  return names;
+}
+
+std::vector<std::unique_ptr<Callback>> make_callbacks(const Pipeline& pipeline, const Registry& registry) {
+  const auto& always = always_on_callbacks();
+  auto builtin = [&](const std::string& name) { return registry.create_as<Callback>(kinds::callback, name, {}); };
+  std::vector<std::unique_ptr<Callback>> callbacks;
+  callbacks.push_back(builtin("metrics_log"));
+  for (std::size_t i = 0; i < pipeline.callbacks.size(); ++i) {
+    const ComponentConfig& config = pipeline.callbacks[i];
+    if (std::find(always.begin(), always.end(), config.name) != always.end()) {
+      throw Error(fmt::format("[[callbacks]] #{}: '{}' always runs; remove it from the pipeline", i + 1, config.name));
+    }
+    callbacks.push_back(registry.create_as<Callback>(kinds::callback, config.name, config.parameters));
+  }
+  for (std::size_t i = 1; i < always.size(); ++i) callbacks.push_back(builtin(always[i]));
+  return callbacks;
+}
+
+}  // namespace detail
+}  // namespace cerebra

@@ -1,0 +1,156 @@
+// Assembling a run from its pipeline: the data, the split, the network with
+// its starting weights and frozen layers, and the parameter groups.
+#include <algorithm>
+#include <filesystem>
+#include <ostream>
+
+#include <fmt/format.h>
+
+#include "../module_path.h"
+#include "cerebra/weights.h"
+#include "trainer.h"
+
+namespace cerebra::detail {
+
+namespace fs = std::filesystem;
+
+Assembly assemble(const Pipeline& pipeline, const Registry& registry, const RunDirectory& directory) {
+  Assembly assembly;
+  const auto& dataset_config = pipeline.dataset;
+  assembly.dataset = registry.create_as<Dataset>(kinds::dataset, dataset_config.name, dataset_config.parameters);
+  assembly.class_names = assembly.dataset->class_names();
+  assembly.positive_class = assembly.dataset->positive_class();
+  if (assembly.class_names.size() < 2) {
+    throw Error(fmt::format("dataset '{}' has {} class(es); classification needs at least 2", dataset_config.name,
+                            assembly.class_names.size()));
+  }
+  std::vector<Sample> samples = assembly.dataset->samples();
+  samples.erase(std::remove_if(samples.begin(), samples.end(), [](const Sample& s) { return s.label < 0; }),
+                samples.end());
+  if (samples.empty()) throw Error("dataset '" + dataset_config.name + "' has no labelled images");
+  assembly.split = split_samples(*assembly.dataset, samples, pipeline.section("split"),
+                                 static_cast<std::uint64_t>(pipeline.section("run").get_int("seed")));
+  if (assembly.split.train.empty()) throw Error("the split left no images for training");
+  if (assembly.split.val.empty()) throw Error("the split left no images for validation; raise [split] val");
+  directory.write_split(assembly.split, assembly.class_names);
+
+  assembly.preprocess = make_stages(pipeline.preprocess, registry, false, "preprocess");
+  assembly.augment = make_stages(pipeline.augment, registry, true, "augment");
+  assembly.architecture =
+      registry.create_as<Architecture>(kinds::architecture, pipeline.model.name, pipeline.model.parameters);
+  assembly.info = assembly.architecture->info();
+  return assembly;
+}
+
+namespace {
+
+// Parameters whose names start with one of the group's prefixes ("layer4"
+// matches "layer4.0.conv1.weight" but not "layer40...").
+bool in_group(const std::string& name, const LayerGroup& group) {
+  return std::any_of(group.module_prefixes.begin(), group.module_prefixes.end(),
+                     [&](const std::string& module) { return in_module(name, module); });
+}
+
+bool in_any_group(const std::string& name, const std::vector<LayerGroup>& groups, std::size_t from) {
+  for (std::size_t g = from; g < groups.size(); ++g) {
+    if (in_group(name, groups[g])) return true;
+  }
+  return false;
+}
+
+void load_transfer_weights(ClassifierModel& model, const Parameters& transfer, const RunDirectory& directory,
+                           std::ostream& log) {
+  const std::string weights = transfer.get_string("weights");
+  if (weights.empty()) {
+    if (transfer.get_string("mode") != "scratch") {
+      log << "note: [transfer] mode = \"" << transfer.get_string("mode")
+          << "\" without weights: every layer starts from random values\n";
+    }
+    return;
+  }
+  if (!fs::exists(weights)) {
+    if (!transfer.get_bool("allow_scratch")) {
+      throw Error("[transfer] weights: " + weights +
+                  " does not exist. Download the published weights (see docs/weights.md), or set "
+                  "[transfer] allow_scratch = true to train from scratch");
+    }
+    log << "warning: " << weights << " does not exist; training from scratch (allow_scratch)\n";
+    return;
+  }
+  WeightsReport report = load_starting_weights(model, weights);
+  log << report.summary() << "\n";
+  directory.write_weights_report(report.summary() + "\n");
+}
+
+// Index of the first layer group that trains under [transfer] mode.
+std::size_t first_trainable_group(const Parameters& transfer, std::size_t groups) {
+  const std::string mode = transfer.get_string("mode");
+  if (mode == "feature_extract") return groups == 0 ? 0 : groups - 1;
+  if (mode == "fine_tune") {
+    auto n = static_cast<std::size_t>(transfer.get_int("trainable_groups"));
+    return groups > n ? groups - n : 0;
+  }
+  return 0;
+}
+
+}  // namespace
+
+BuiltModel build_model(const Pipeline& pipeline, const Assembly& assembly, const RunDirectory& directory,
+                       const torch::Device& device, std::ostream& log) {
+  BuiltModel built;
+  built.model = assembly.architecture->build(static_cast<std::int64_t>(assembly.class_names.size()));
+  const Parameters& transfer = pipeline.section("transfer");
+  load_transfer_weights(*built.model, transfer, directory, log);
+
+  const auto& groups = assembly.info.layer_groups;
+  const std::size_t trainable_from = first_trainable_group(transfer, groups.size());
+  if (trainable_from > 0) {
+    for (auto& item : built.model->named_parameters()) {
+      item.value().set_requires_grad(in_any_group(item.key(), groups, trainable_from));
+    }
+    // Frozen batch-norm layers keep their pretrained statistics.
+    for (auto& item : built.model->named_modules("", false)) {
+      const bool frozen = !in_any_group(item.key(), groups, trainable_from);
+      if (frozen && (item.value()->as<torch::nn::BatchNorm2d>() || item.value()->as<torch::nn::BatchNorm1d>())) {
+        built.frozen_modules.push_back(item.value());
+      }
+    }
+  }
+  built.model->to(device);
+  if (pipeline.section("training").get_bool("channels_last")) {
+    torch::NoGradGuard no_grad;
+    for (auto& parameter : built.model->parameters()) {
+      if (parameter.dim() == 4) parameter.set_data(parameter.contiguous(torch::MemoryFormat::ChannelsLast));
+    }
+  }
+  return built;
+}
+
+std::vector<ParameterGroup> parameter_groups(ClassifierModel& model, const ArchitectureInfo& info,
+                                             Objective& objective) {
+  ParameterGroup backbone{"backbone", {}, 0}, head{"head", {}, 0};
+  for (auto& item : model.named_parameters()) {
+    if (!item.value().requires_grad()) continue;
+    const bool is_head = !info.layer_groups.empty() && in_group(item.key(), info.layer_groups.back());
+    (is_head ? head : backbone).parameters.push_back(item.value());
+  }
+  for (auto& parameter : objective.parameters()) head.parameters.push_back(parameter);
+  if (backbone.parameters.empty() && head.parameters.empty()) {
+    throw Error("no trainable parameters: check [transfer] mode");
+  }
+  std::vector<ParameterGroup> groups;
+  for (auto* group : {&backbone, &head}) {
+    if (!group->parameters.empty()) groups.push_back(std::move(*group));
+  }
+  return groups;
+}
+
+std::vector<std::int64_t> class_counts(const std::vector<Sample>& samples, std::size_t classes) {
+  std::vector<std::int64_t> counts(classes, 0);
+  for (const auto& sample : samples) {
+    if (sample.label >= 0 && static_cast<std::size_t>(sample.label) < classes) ++counts[static_cast<std::size_t>(sample.label)];
+  }
+  return counts;
+}
+
+}  // namespace cerebra::detail

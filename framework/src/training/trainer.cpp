@@ -1,0 +1,385 @@
+// The training loop. Everything that varies around it is a component: the
+// objective computes a step's loss, the optimizer and schedule update the
+// weights, callbacks write the run directory and decide when to stop.
+#include "trainer.h"
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <limits>
+#include <ostream>
+
+#include <ATen/autocast_mode.h>
+#include <fmt/format.h>
+
+#include "../callbacks/builtin_callbacks.h"
+#include "cerebra/memory.h"
+
+namespace cerebra::detail {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::atomic<bool> interrupted{false};
+
+extern "C" void on_interrupt(int) { interrupted.store(true); }
+
+// Restores the previous SIGINT/SIGTERM handlers when training ends.
+class InterruptGuard {
+ public:
+  InterruptGuard() {
+    interrupted.store(false);
+    previous_int_ = std::signal(SIGINT, on_interrupt);
+    previous_term_ = std::signal(SIGTERM, on_interrupt);
+  }
+  ~InterruptGuard() {
+    std::signal(SIGINT, previous_int_);
+    std::signal(SIGTERM, previous_term_);
+  }
+
+ private:
+  void (*previous_int_)(int) = SIG_DFL;
+  void (*previous_term_)(int) = SIG_DFL;
+};
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+}  // namespace
+
+// One loader per augmented view the objective asks for; they differ only in
+// their augmentation stream, so batch k of each holds the same images.
+struct Trainer::Loaders {
+  std::vector<std::unique_ptr<ImageLoader>> train;
+  std::unique_ptr<ImageLoader> val;
+};
+
+class Trainer::Inputs : public StepInputs {
+ public:
+  Inputs(Trainer& trainer, const std::vector<Batch>& batches) : trainer_(trainer), batches_(batches) {
+    for (const auto& batch : batches) {
+      inputs_.push_back(to_input(batch, trainer.device_, trainer.training_.get_bool("channels_last")));
+    }
+    labels_ = torch::from_blob(const_cast<std::int64_t*>(batches[0].labels.data()), {batches[0].n}, torch::kLong)
+                  .to(trainer.device_);
+  }
+  std::size_t views() const override { return inputs_.size(); }
+  const torch::Tensor& input(std::size_t view) const override { return inputs_.at(view); }
+  const torch::Tensor& labels() const override { return labels_; }
+  ClassifierOutput forward(std::size_t view) override {
+    ClassifierModel& model = *trainer_.built_.model;
+    if (view == 0 && trainer_.cache_features_) {
+      return {model.head(cached_features(model, trainer_.train_features_, batches_[0], inputs_[0])), {}};
+    }
+    return model.forward_all(inputs_.at(view));
+  }
+  ClassifierModel& model() override { return *trainer_.built_.model; }
+  const Loss& loss() const override { return *trainer_.loss_; }
+
+ private:
+  Trainer& trainer_;
+  const std::vector<Batch>& batches_;
+  std::vector<torch::Tensor> inputs_;
+  torch::Tensor labels_;
+};
+
+Trainer::Trainer(const Pipeline& pipeline, const Registry& registry, RunDirectory directory, std::ostream& log)
+    : pipeline_(pipeline), registry_(registry), directory_(std::move(directory)), log_(log),
+      training_(pipeline.section("training")), device_(choose_device(pipeline.section("run").get_string("device"))) {}
+
+Trainer::~Trainer() = default;
+
+void Trainer::create_components() {
+  auto create = [&](const ComponentConfig& config, auto* type) {
+    using T = std::remove_pointer_t<decltype(type)>;
+    return registry_.create_as<T>(config.kind, config.name, config.parameters);
+  };
+  loss_ = create(pipeline_.loss, static_cast<Loss*>(nullptr));
+  schedule_ = create(pipeline_.schedule, static_cast<Schedule*>(nullptr));
+  objective_ = create(pipeline_.objective, static_cast<Objective*>(nullptr));
+  callbacks_ = make_callbacks(pipeline_, registry_);
+  auto optimizer = create(pipeline_.optimizer, static_cast<Optimizer*>(nullptr));
+
+  loss_->prepare({assembly_.class_names, class_counts(assembly_.split.train, assembly_.class_names.size()), device_});
+  objective_->prepare(*built_.model, device_);
+  std::vector<ParameterGroup> groups = parameter_groups(*built_.model, assembly_.info, *objective_);
+  optimizer_ = optimizer->build(groups);
+  for (const auto& group : groups) base_rates_.push_back(group.learning_rate);
+}
+
+void Trainer::set_up() {
+  set_compute_threads(pipeline_.section("run"));
+  allocator_ = configure_allocator(pipeline_.section("run").get_string("allocator"));
+  torch::manual_seed(static_cast<std::uint64_t>(pipeline_.section("run").get_int("seed")));
+  assembly_ = assemble(pipeline_, registry_, directory_);
+  built_ = build_model(pipeline_, assembly_, directory_, device_, log_);
+  create_components();
+
+  state_.epochs = static_cast<int>(training_.get_int("epochs"));
+  state_.class_names = assembly_.class_names;
+  state_.monitor = training_.get_string("monitor");
+  state_.monitor_minimises = state_.monitor.find("loss") != std::string::npos;
+  state_.best_value = std::numeric_limits<double>::quiet_NaN();
+  // A frozen backbone without random augmentation sees the same images every
+  // epoch: its features are computed once and the head trains on them.
+  cache_features_ = pipeline_.section("transfer").get_string("mode") == "feature_extract" &&
+                    assembly_.augment.empty() && objective_->needs().views == 1;
+
+  const auto& split = assembly_.split;
+  log_ << fmt::format("run: {}\ndata: {} train, {} val, {} test images; {} classes ({}); {} duplicate group(s) kept "
+                      "within one split\n",
+                      directory_.path(), split.train.size(), split.val.size(), split.test.size(),
+                      assembly_.class_names.size(), join(assembly_.class_names), split.duplicate_groups);
+  log_ << fmt::format("model: {} on {} with {} thread(s)\n", pipeline_.model.name, device_.str(),
+                      torch::get_num_threads());
+  log_ << "training: " << pipeline_.objective.name << " objective, " << pipeline_.loss.name << " loss, "
+       << pipeline_.optimizer.name << ", " << pipeline_.schedule.name << " schedule\n";
+  log_ << "memory: " << allocator_ << "\n";
+  if (cache_features_) {
+    log_ << "feature_extract without augmentation: backbone features are computed once and cached "
+            "(auxiliary heads, if any, do not train in this mode)\n";
+  }
+}
+
+template <class Hook>
+void Trainer::each_callback(Hook hook) {
+  for (auto& callback : callbacks_) hook(*callback, static_cast<TrainingSession&>(*this));
+}
+
+void Trainer::request_stop(const std::string& status, const std::string& message) {
+  stop_requested_ = true;
+  result_.status = status;
+  result_.message = message;
+}
+
+void Trainer::apply_schedule(std::size_t batch, std::size_t batches) {
+  rate_factor_ = schedule_->factor({state_.epoch, state_.epochs, batch, batches});
+  auto& groups = optimizer_->param_groups();
+  for (std::size_t i = 0; i < groups.size(); ++i) groups[i].options().set_lr(base_rates_[i] * rate_factor_);
+}
+
+// Seam: precision. Autocast on CUDA with a dynamic loss scale for float16;
+// fp32 elsewhere. Seam: data-parallel gradient synchronisation goes between
+// backward() and step().
+void Trainer::take_step(Inputs& inputs, std::int64_t batch_size) {
+  const bool amp = training_.get_bool("amp") && device_.is_cuda();
+  optimizer_->zero_grad();
+  StepResult step;
+  if (amp) at::autocast::set_enabled(true);
+  step = objective_->step(inputs);
+  if (amp) {
+    at::autocast::clear_cache();
+    at::autocast::set_enabled(false);
+  }
+  const double loss_value = step.loss.item<double>();
+  state_.batch_loss = loss_value;
+  if (!std::isfinite(loss_value)) return;
+  if (amp) {
+    (step.loss * loss_scale_).backward();
+    bool finite = true;
+    for (auto& p : built_.model->parameters()) {
+      if (p.grad().defined()) {
+        p.grad().div_(loss_scale_);
+        finite = finite && torch::isfinite(p.grad()).all().item<bool>();
+      }
+    }
+    if (finite) optimizer_->step(); else loss_scale_ /= 2;
+  } else {
+    step.loss.backward();
+    optimizer_->step();
+  }
+  loss_sum_ += loss_value * batch_size;
+  state_.images_seen += static_cast<std::size_t>(batch_size);
+  state_.epoch_loss = loss_sum_ / static_cast<double>(state_.images_seen);
+  if (step.logits.defined() && objective_->needs().labels) {
+    correct_ += static_cast<std::size_t>(step.logits.argmax(1).eq(inputs.labels()).sum().item<std::int64_t>());
+  }
+}
+
+// Trains one epoch; false when it stopped early (a non-finite loss, Ctrl-C).
+bool Trainer::train_epoch(Loaders& loaders) {
+  const std::size_t batches = loaders.train[0]->batches_per_epoch();
+  const auto epoch_start = Clock::now();
+  state_.batch = 0;
+  state_.batches = batches;
+  state_.images_seen = 0;
+  state_.epoch_loss = 0;
+  loss_sum_ = 0;
+  correct_ = 0;
+  apply_schedule(0, batches);
+  built_.model->train();
+  for (auto& module : built_.frozen_modules) module->eval();
+  for (auto& loader : loaders.train) loader->start_epoch(state_.epoch);
+
+  std::vector<Batch> views(loaders.train.size());
+  while (loaders.train[0]->next(views[0])) {
+    for (std::size_t v = 1; v < views.size(); ++v) loaders.train[v]->next(views[v]);
+    if (schedule_->per_batch()) apply_schedule(state_.batch, batches);
+    ++state_.batch;
+    each_callback([](Callback& c, TrainingSession& s) { c.on_batch_start(s); });
+    Inputs inputs(*this, views);
+    take_step(inputs, views[0].n);
+    if (!std::isfinite(state_.batch_loss)) {
+      request_stop("failed", fmt::format("non-finite loss ({}) at epoch {}, batch {}; stopped. The last good "
+                                         "checkpoint is kept; try a lower learning rate",
+                                         state_.batch_loss, state_.epoch + 1, state_.batch));
+      return false;
+    }
+    state_.epoch_seconds = seconds_since(epoch_start);
+    each_callback([](Callback& c, TrainingSession& s) { c.on_batch_end(s); });
+    if (interrupted.load()) break;
+  }
+  if (interrupted.load()) {
+    request_stop("interrupted", fmt::format("interrupted during epoch {}; the run resumes from the end of epoch {} "
+                                            "(cerebra run --resume {})",
+                                            state_.epoch + 1, state_.epoch, directory_.path()));
+    return false;
+  }
+  return true;
+}
+
+EvaluationReport Trainer::evaluate(ImageLoader& loader, bool keep_predictions, FeatureCache* features) {
+  auto settings = evaluation_settings(pipeline_, device_, assembly_.class_names, assembly_.positive_class);
+  return evaluate_model(*built_.model, registry_, settings, loader, keep_predictions, features);
+}
+
+json Trainer::epoch_figures(EvaluationReport& val, double train_seconds, double seconds) const {
+  const double seen = static_cast<double>(state_.images_seen);
+  json line;
+  line["epoch"] = state_.epoch + 1;
+  line["train_loss"] = seen > 0 ? loss_sum_ / seen : 0.0;
+  line["train_accuracy"] = seen > 0 ? static_cast<double>(correct_) / seen : 0.0;
+  line["val_loss"] = val.loss;
+  for (auto& [name, report] : val.metrics.items()) line["val_" + name] = headline(report);
+  line["learning_rate"] = base_rates_.back() * rate_factor_;
+  line["images_per_second"] = seen / std::max(train_seconds, 1e-9);
+  line["train_seconds"] = train_seconds;
+  line["seconds"] = seconds;
+  return line;
+}
+
+// Records a finished epoch: the best so far, the schedule, then the callbacks
+// (metrics log, checkpoints, early stopping, progress, ...).
+void Trainer::end_epoch(json figures) {
+  const std::string& monitor = state_.monitor;
+  if (!figures.contains(monitor) || !figures[monitor].is_number()) {
+    std::vector<std::string> keys;
+    for (auto& item : figures.items()) keys.push_back(item.key());
+    throw Error(fmt::format("[training] monitor = \"{}\" is not among the per-epoch figures: {}", monitor, join(keys)));
+  }
+  const double value = figures[monitor].get<double>();
+  state_.epoch += 1;
+  state_.batch = 0;
+  state_.is_best = std::isnan(state_.best_value) ||
+                   (state_.monitor_minimises ? value < state_.best_value : value > state_.best_value);
+  if (state_.is_best) {
+    state_.best_value = value;
+    state_.best_epoch = state_.epoch;
+  }
+  schedule_->observe(figures);
+  figures["best"] = state_.is_best;
+  state_.figures = std::move(figures);
+  result_.epochs_completed = state_.epoch;
+  each_callback([](Callback& c, TrainingSession& s) { c.on_epoch_end(s); });
+}
+
+RunResult Trainer::run(bool resume) {
+  const auto run_start = Clock::now();
+  result_ = RunResult{};
+  result_.run_dir = directory_.path();
+  result_.status = "completed";
+  set_up();
+  Loaders loaders;
+  for (int view = 0; view < objective_->needs().views; ++view) {
+    LoaderOptions options = loader_options(pipeline_, true);
+    options.view = static_cast<std::uint64_t>(view);
+    loaders.train.push_back(std::make_unique<ImageLoader>(assembly_.dataset, assembly_.split.train,
+                                                          assembly_.preprocess, assembly_.augment, options));
+  }
+  loaders.val = std::make_unique<ImageLoader>(assembly_.dataset, assembly_.split.val, assembly_.preprocess,
+                                              std::vector<Stage>{}, loader_options(pipeline_, false));
+  if (resume) {
+    load_checkpoint("last", true);
+    log_ << fmt::format("resuming after epoch {} (best {} = {:.4f} at epoch {})\n", state_.epoch, state_.monitor,
+                        state_.best_value, state_.best_epoch);
+  }
+
+  InterruptGuard interrupt_guard;
+  each_callback([](Callback& c, TrainingSession& s) { c.on_run_start(s); });
+  // Seam: k-fold and data-parallel runs drive this loop with their own split and shard.
+  while (state_.epoch < state_.epochs && !stop_requested_) {
+    each_callback([](Callback& c, TrainingSession& s) { c.on_epoch_start(s); });
+    const auto epoch_start = Clock::now();
+    if (!train_epoch(loaders)) break;
+    const double train_seconds = seconds_since(epoch_start);
+    EvaluationReport val = evaluate(*loaders.val, false, cache_features_ ? &val_features_ : nullptr);
+    end_epoch(epoch_figures(val, train_seconds, seconds_since(epoch_start)));
+  }
+  result_.epochs_completed = state_.epoch;
+  state_.summary = finish(loaders);
+  state_.summary["seconds"] = seconds_since(run_start);
+  state_.status = result_.status;
+  state_.message = result_.message;
+  each_callback([](Callback& c, TrainingSession& s) { c.on_run_end(s); });
+  if (!result_.message.empty()) log_ << result_.message << "\n";
+  log_ << "run directory: " << directory_.path() << "\n";
+  return result_;
+}
+
+// The summary of the run: the best checkpoint evaluated on val and test (the
+// test predictions written), and every file the loaders skipped.
+json Trainer::finish(Loaders& loaders) {
+  const auto& split = assembly_.split;
+  const Parameters& transfer = pipeline_.section("transfer");
+  json summary;
+  summary["status"] = result_.status;
+  summary["message"] = result_.message;
+  summary["pipeline"] = pipeline_.source_file;
+  summary["dataset"] = pipeline_.dataset.name;
+  summary["model"] = pipeline_.model.name;
+  summary["classes"] = assembly_.class_names;
+  summary["positive_class"] = assembly_.positive_class >= 0
+                                  ? json(assembly_.class_names[static_cast<std::size_t>(assembly_.positive_class)])
+                                  : json(nullptr);
+  summary["seed"] = pipeline_.section("run").get_int("seed");
+  summary["device"] = device_.str();
+  summary["threads"] = torch::get_num_threads();
+  summary["allocator"] = allocator_;
+  summary["split"] = {{"train", split.train.size()}, {"val", split.val.size()}, {"test", split.test.size()},
+                      {"duplicate_groups", split.duplicate_groups}, {"duplicate_files", split.duplicate_files}};
+  summary["epochs_completed"] = state_.epoch;
+  summary["best_epoch"] = state_.best_epoch;
+  summary["monitor"] = state_.monitor;
+  summary["best_value"] = std::isnan(state_.best_value) ? json(nullptr) : json(state_.best_value);
+  summary["weights"] = transfer.get_string("weights");
+  summary["transfer_mode"] = transfer.get_string("mode");
+
+  // Every view reads the same files, so the first view's list is the list.
+  std::vector<SkippedFile> skipped = loaders.train.front()->skipped();
+  for (const auto& s : loaders.val->skipped()) skipped.push_back(s);
+  if (state_.best_epoch > 0 && result_.status != "interrupted") {
+    load_checkpoint("best", false);
+    EvaluationReport val = evaluate(*loaders.val, false);
+    summary["val"] = {{"loss", val.loss}, {"metrics", val.metrics}};
+    if (!split.test.empty()) {
+      ImageLoader test_loader(assembly_.dataset, split.test, assembly_.preprocess, {}, loader_options(pipeline_, false));
+      EvaluationReport test = evaluate(test_loader, true);
+      directory_.write_test_predictions(test.predictions, assembly_.class_names);
+      summary["test"] = {{"loss", test.loss}, {"images", test.images}, {"metrics", test.metrics}};
+      for (const auto& s : test_loader.skipped()) skipped.push_back(s);
+      log_ << fmt::format("test ({} images, best epoch {}):", test.images, state_.best_epoch);
+      for (auto& [name, report] : test.metrics.items()) log_ << fmt::format(" {} {:.4f}", name, headline(report));
+      log_ << "\n";
+    }
+  }
+  summary["skipped_files"] = skipped.size();
+  if (!skipped.empty()) {
+    directory_.write_skipped(skipped);
+    log_ << skipped.size() << " unreadable file(s) skipped; listed in " << directory_.skipped_file() << "\n";
+  }
+  return summary;
+}
+
+}  // namespace cerebra::detail

@@ -1,0 +1,112 @@
+// The trainer: a short loop over the pipeline's objective, optimizer,
+// schedule and callbacks. Internal to the framework library; needs torch.
+//
+// The seams where precision, data-parallel gradient synchronisation and
+// k-fold plug in are marked "Seam:" in trainer.cpp.
+#pragma once
+
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cerebra/callback.h"
+#include "cerebra/run.h"
+#include "cerebra/run_directory.h"
+#include "cerebra/schedule.h"
+#include "cerebra/training.h"
+#include "model_runtime.h"
+
+namespace cerebra::detail {
+
+// The data and the network a run trains, assembled from the pipeline.
+struct Assembly {
+  std::shared_ptr<const Dataset> dataset;
+  std::vector<std::string> class_names;
+  int positive_class = -1;
+  SplitResult split;
+  std::vector<Stage> preprocess, augment;
+  std::unique_ptr<Architecture> architecture;
+  ArchitectureInfo info;
+};
+
+// Dataset, split (written to split.csv), stages and architecture.
+Assembly assemble(const Pipeline& pipeline, const Registry& registry, const RunDirectory& directory);
+
+struct BuiltModel {
+  std::shared_ptr<ClassifierModel> model;
+  // Batch-norm layers of frozen groups: they stay in eval mode while the rest trains.
+  std::vector<std::shared_ptr<torch::nn::Module>> frozen_modules;
+};
+
+// The network with its starting weights ([transfer]) and frozen groups, on `device`.
+BuiltModel build_model(const Pipeline& pipeline, const Assembly& assembly, const RunDirectory& directory,
+                       const torch::Device& device, std::ostream& log);
+
+// Trainable parameters as "backbone" and "head" groups (the architecture's
+// last layer group, plus any the objective owns); empty groups left out.
+std::vector<ParameterGroup> parameter_groups(ClassifierModel& model, const ArchitectureInfo& info,
+                                             Objective& objective);
+
+// Training images per class.
+std::vector<std::int64_t> class_counts(const std::vector<Sample>& samples, std::size_t classes);
+
+class Trainer : public TrainingSession {
+ public:
+  Trainer(const Pipeline& pipeline, const Registry& registry, RunDirectory directory, std::ostream& log);
+  ~Trainer() override;
+  RunResult run(bool resume);
+
+  const RunState& state() const override { return state_; }
+  const RunDirectory& directory() const override { return directory_; }
+  std::ostream& log() override { return log_; }
+  void save_checkpoint(const std::string& name) override;
+  void request_stop(const std::string& status, const std::string& message) override;
+
+ private:
+  struct Loaders;
+  class Inputs;
+
+  void set_up();
+  void create_components();
+  void load_checkpoint(const std::string& name, bool with_training_state);
+  void apply_schedule(std::size_t batch, std::size_t batches);
+  bool train_epoch(Loaders& loaders);
+  void take_step(Inputs& inputs, std::int64_t batch_size);
+  nlohmann::json epoch_figures(EvaluationReport& val, double train_seconds, double seconds) const;
+  void end_epoch(nlohmann::json figures);
+  nlohmann::json finish(Loaders& loaders);
+  EvaluationReport evaluate(ImageLoader& loader, bool keep_predictions, FeatureCache* features = nullptr);
+  nlohmann::json training_state() const;
+  void restore_training_state(const nlohmann::json& saved);
+  template <class Hook>
+  void each_callback(Hook hook);
+
+  const Pipeline& pipeline_;
+  const Registry& registry_;
+  RunDirectory directory_;
+  std::ostream& log_;
+  const Parameters& training_;
+  torch::Device device_;
+  std::string allocator_;  // what [run] allocator put in effect, for the log and summary
+
+  Assembly assembly_;
+  BuiltModel built_;
+  std::unique_ptr<Loss> loss_;
+  std::unique_ptr<Schedule> schedule_;
+  std::unique_ptr<Objective> objective_;
+  std::vector<std::unique_ptr<Callback>> callbacks_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::vector<double> base_rates_;
+  double rate_factor_ = 1.0;
+  double loss_scale_ = 65536.0;  // dynamic loss scaling for float16 autocast on CUDA
+  double loss_sum_ = 0;          // of the epoch in progress
+  std::size_t correct_ = 0;      // of the epoch in progress
+  bool cache_features_ = false;
+  FeatureCache train_features_, val_features_;
+  RunState state_;
+  RunResult result_;
+  bool stop_requested_ = false;
+};
+
+}  // namespace cerebra::detail
