@@ -126,7 +126,7 @@ std::vector<SectionSpec> make_sections() {
   {
     Schema& s = settings("evaluation", "What is measured on validation and test splits");
     s.add_strings("metrics", {"accuracy", "precision", "sensitivity", "specificity", "f1"},
-                  "Metric components to report")
+                  "Metric components to report; a table [evaluation.NAME] sets the parameters of one")
         .names_components(kinds::metric);
     s.add_int("bootstrap", 0, "Bootstrap resamples for 95% confidence intervals; 0 for none")
         .range(0, 100000);
