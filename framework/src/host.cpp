@@ -1,14 +1,11 @@
 #include "cerebra/host.h"
 
 #include "callbacks/builtin_callbacks.h"
-
-#ifndef CEREBRA_VERSION
-#define CEREBRA_VERSION "0.0.0"
-#endif
+#include "cerebra/version.h"
 
 namespace cerebra {
 
-const char* version() { return CEREBRA_VERSION; }
+const char* version() { return CEREBRA_VERSION_STRING; }
 
 Host::Host(const HostOptions& options) : loader_(registry_) {
   // Built-in components first, so a plugin reusing one of their names is

@@ -3,14 +3,23 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <set>
+#include <utility>
 
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <boost/dll/shared_library.hpp>
 #include <fmt/format.h>
 
 #include "cerebra/plugin_abi.h"
+#include "cerebra/version.h"
 
+// Where the build tree puts libcerebra and the plugins. Only the library at
+// that very place may search the build's plugin folder: an installed copy is
+// the same binary, with these strings in it.
+#ifndef CEREBRA_BUILD_LIBRARY_DIR
+#define CEREBRA_BUILD_LIBRARY_DIR ""
+#endif
 #ifndef CEREBRA_BUILD_PLUGIN_DIR
 #define CEREBRA_BUILD_PLUGIN_DIR ""
 #endif
@@ -25,6 +34,7 @@ const char* to_string(PluginStatus status) {
     case PluginStatus::CannotOpen: return "cannot open";
     case PluginStatus::NotAPlugin: return "not a Cerebra plugin";
     case PluginStatus::AbiMismatch: return "ABI version mismatch";
+    case PluginStatus::FrameworkMismatch: return "framework version mismatch";
     case PluginStatus::RegisterThrew: return "register threw";
     case PluginStatus::DuplicateComponent: return "duplicate component";
   }
@@ -48,7 +58,74 @@ bool looks_like_library(const fs::path& path) {
   const std::string name = path.filename().string();
   return name.size() > 3 && name.compare(name.size() - 3, 3, ".so") == 0;
 }
+
+bool same_folder(const fs::path& a, const fs::path& b) {
+  std::error_code error;
+  return !a.empty() && !b.empty() && fs::equivalent(a, b, error) && !error;
+}
+
+// "major.minor[.patch...]" -> (major, minor); nullopt when it is not that.
+std::optional<std::pair<long, long>> major_minor(const char* version) {
+  if (!version) return std::nullopt;
+  char* end = nullptr;
+  const long major = std::strtol(version, &end, 10);
+  if (end == version || *end != '.') return std::nullopt;
+  const char* minor_text = end + 1;
+  const long minor = std::strtol(minor_text, &end, 10);
+  if (end == minor_text || (*end != '\0' && *end != '.')) return std::nullopt;
+  return std::make_pair(major, minor);
+}
+
+// Patch releases keep the C++ types that cross the plugin boundary; a new
+// minor (or major) version may change them.
+bool framework_compatible(const char* plugin_version) {
+  const auto plugin = major_minor(plugin_version);
+  return plugin && *plugin == std::make_pair(long{CEREBRA_VERSION_MAJOR}, long{CEREBRA_VERSION_MINOR});
+}
+
+// Why the host cannot use a plugin's descriptor, or nothing. Checks the ABI
+// version before reading any other field; once it matches, the layout is
+// this host's, so the record takes the plugin's names even if it is refused.
+std::optional<std::pair<PluginStatus, std::string>> descriptor_problem(const CerebraPluginDescriptor* descriptor,
+                                                                       PluginRecord& record) {
+  if (!descriptor) {
+    return std::make_pair(PluginStatus::NotAPlugin,
+                          std::string(CEREBRA_PLUGIN_ENTRY_POINT) + "() returned no descriptor");
+  }
+  if (descriptor->abi_version != CEREBRA_PLUGIN_ABI_VERSION) {
+    return std::make_pair(PluginStatus::AbiMismatch,
+                          fmt::format("expected ABI version {}, found {}; rebuild the plugin against "
+                                      "this version of Cerebra",
+                                      CEREBRA_PLUGIN_ABI_VERSION, descriptor->abi_version));
+  }
+  record.name = descriptor->name ? descriptor->name : "";
+  record.version = descriptor->version ? descriptor->version : "";
+  record.description = descriptor->description ? descriptor->description : "";
+  record.framework_version = descriptor->framework_version ? descriptor->framework_version : "";
+  if (!framework_compatible(descriptor->framework_version)) {
+    return std::make_pair(PluginStatus::FrameworkMismatch,
+                          fmt::format("built against Cerebra {}, but this is Cerebra {} (a plugin must "
+                                      "come from the same major.minor series); rebuild the plugin "
+                                      "against this version of Cerebra",
+                                      record.framework_version.empty() ? "(no version)" : record.framework_version,
+                                      CEREBRA_VERSION_STRING));
+  }
+  if (!descriptor->register_components) {
+    return std::make_pair(PluginStatus::NotAPlugin, std::string("the descriptor has no register callback"));
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+std::string PluginLoader::default_plugin_folder() {
+  boost::system::error_code error;
+  const fs::path library = fs::absolute(boost::dll::this_line_location(error).string());
+  if (error || library.empty()) return {};
+  const fs::path folder = library.parent_path();
+  if (same_folder(folder, CEREBRA_BUILD_LIBRARY_DIR)) return CEREBRA_BUILD_PLUGIN_DIR;
+  return (folder / "cerebra" / "plugins").string();
+}
 
 std::vector<std::string> PluginLoader::search_path(const PluginSearchOptions& options) {
   std::vector<std::string> folders = options.extra_paths;
@@ -58,18 +135,11 @@ std::vector<std::string> PluginLoader::search_path(const PluginSearchOptions& op
     }
   }
   if (options.use_default_path) {
-    // An installed host finds its plugins beside itself; a host in the build
-    // tree finds them in the build's plugin folder. An installed copy never
-    // looks into the build tree it was built from.
-    boost::system::error_code error;
-    fs::path program = boost::dll::program_location(error).string();
-    fs::path installed = error ? fs::path() : program.parent_path().parent_path() / "lib" / "cerebra" / "plugins";
-    std::string build_dir = CEREBRA_BUILD_PLUGIN_DIR;
-    if (!installed.empty() && fs::is_directory(installed)) {
-      folders.push_back(installed.string());
-    } else if (!build_dir.empty()) {
-      folders.push_back(build_dir);
-    }
+    // The plugins that belong to the libcerebra this process uses, wherever
+    // the program itself lives: a program built out of tree against an
+    // installed Cerebra finds the installed plugins, never the build tree's.
+    const std::string folder = default_plugin_folder();
+    if (!folder.empty()) folders.push_back(folder);
   }
   return folders;
 }
@@ -118,22 +188,7 @@ const PluginRecord& PluginLoader::load(const std::string& file) {
   }
   auto entry = library->get<const CerebraPluginDescriptor*()>(CEREBRA_PLUGIN_ENTRY_POINT);
   const CerebraPluginDescriptor* descriptor = entry();
-  if (!descriptor) {
-    return fail(PluginStatus::NotAPlugin,
-                std::string(CEREBRA_PLUGIN_ENTRY_POINT) + "() returned no descriptor");
-  }
-  if (descriptor->abi_version != CEREBRA_PLUGIN_ABI_VERSION) {
-    return fail(PluginStatus::AbiMismatch,
-                fmt::format("expected ABI version {}, found {}; rebuild the plugin against "
-                            "this version of Cerebra",
-                            CEREBRA_PLUGIN_ABI_VERSION, descriptor->abi_version));
-  }
-  record.name = descriptor->name ? descriptor->name : "";
-  record.version = descriptor->version ? descriptor->version : "";
-  record.description = descriptor->description ? descriptor->description : "";
-  if (!descriptor->register_components) {
-    return fail(PluginStatus::NotAPlugin, "the descriptor has no register callback");
-  }
+  if (auto problem = descriptor_problem(descriptor, record)) return fail(problem->first, problem->second);
 
   registry_.begin_plugin(record.name, record.file);
   try {

@@ -94,6 +94,8 @@ void RunDirectory::write_split(const SplitResult& split, const std::vector<std::
 
 void write_split_manifest(const std::string& path, const SplitResult& split,
                           const std::vector<std::string>& class_names) {
+  std::error_code error;
+  if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path(), error);
   std::string text = csv_record({"file", "class", "split"});
   auto rows = [&](const std::vector<Sample>& samples, const char* name) {
     for (const auto& sample : samples) {

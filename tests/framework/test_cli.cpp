@@ -1,6 +1,9 @@
 // The `cerebra` command as a user runs it.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
+
 #include <nlohmann/json.hpp>
 
 #include "cerebra/plugin_abi.h"
@@ -51,10 +54,34 @@ TEST(Cli, ListJsonIsValidAndNamesEveryComponentWithItsPluginFile) {
   for (const auto& component : json) {
     kinds.insert(component.at("kind").get<std::string>());
     EXPECT_FALSE(component.at("name").get<std::string>().empty());
-    EXPECT_TRUE(contains(component.at("plugin_file").get<std::string>(), CEREBRA_PLUGIN_DIR));
+    // Built-in callbacks come from the host itself, everything else from a plugin file.
+    const std::string file = component.at("plugin_file").get<std::string>();
+    EXPECT_TRUE(contains(file, CEREBRA_PLUGIN_DIR) || (component.at("kind") == "callback" && file == "(built in)"))
+        << component.dump();
     EXPECT_TRUE(component.at("parameters").is_array());
   }
-  EXPECT_EQ(kinds, (std::set<std::string>{"architecture", "dataset", "metric", "transform"}));
+  EXPECT_EQ(kinds, (std::set<std::string>{"architecture", "callback", "dataset", "loss", "metric", "objective",
+                                          "optimizer", "schedule", "transform"}));
+}
+
+TEST(Cli, ListsEachTrainingKind) {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> expected{
+      {"loss", {"cross_entropy", "focal"}},
+      {"optimizer", {"adam", "adamw", "sgd"}},
+      {"schedule", {"constant", "cosine", "one_cycle", "plateau", "step"}},
+      {"objective", {"classification"}},
+      {"callback", {"checkpoint", "early_stopping", "metrics_log", "progress", "summary"}}};
+  for (const auto& [kind, names] : expected) {
+    auto result = run_command(cli() + " list " + kind + " --json");
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    std::vector<std::string> found;
+    for (const auto& component : nlohmann::json::parse(result.output)) found.push_back(component.at("name"));
+    EXPECT_EQ(found, names) << kind;
+  }
+  auto inspect = run_command(cli() + " inspect one_cycle");
+  EXPECT_EQ(inspect.exit_code, 0);
+  EXPECT_TRUE(contains(inspect.output, "warmup_epochs")) << inspect.output;
+  EXPECT_TRUE(contains(inspect.output, "pct_start")) << inspect.output;
 }
 
 TEST(Cli, ListPluginsShowsSkippedPluginsAndWhy) {
@@ -65,12 +92,20 @@ TEST(Cli, ListPluginsShowsSkippedPluginsAndWhy) {
   EXPECT_TRUE(contains(result.output, "register threw")) << result.output;
   EXPECT_TRUE(contains(result.output, "libcerebra_test_text.so")) << result.output;
   EXPECT_TRUE(contains(result.output, "transform/test_invert")) << result.output;
+  EXPECT_TRUE(contains(result.output, "built against")) << result.output;
+  EXPECT_TRUE(contains(result.output, "framework version mismatch")) << result.output;
 
   auto json = nlohmann::json::parse(
       run_command(cli() + " list plugins --json --plugin-path " CEREBRA_TEST_PLUGIN_DIR + std::string(" 2>/dev/null")).output);
   int skipped = 0;
-  for (const auto& plugin : json) skipped += plugin.at("loaded").get<bool>() ? 0 : 1;
-  EXPECT_EQ(skipped, 5);
+  std::map<std::string, std::string> built_against;
+  for (const auto& plugin : json) {
+    skipped += plugin.at("loaded").get<bool>() ? 0 : 1;
+    built_against[plugin.at("name").get<std::string>()] = plugin.at("framework_version").get<std::string>();
+  }
+  EXPECT_EQ(skipped, 6);
+  EXPECT_EQ(built_against["test_good"], CEREBRA_VERSION_STRING);
+  EXPECT_EQ(built_against["test_wrong_framework"], "99.0.0");
 }
 
 TEST(Cli, AFailedPluginWarnsButStrictMakesItFatal) {
@@ -107,7 +142,7 @@ TEST(Cli, InspectShowsParametersAsTextAndJson) {
 
   auto section = run_command(cli() + " inspect training");
   EXPECT_EQ(section.exit_code, 0);
-  EXPECT_TRUE(contains(section.output, "learning_rate")) << section.output;
+  EXPECT_TRUE(contains(section.output, "batch_size")) << section.output;
 
   auto missing = run_command(cli() + " inspect test_invrt --plugin-path " CEREBRA_TEST_PLUGIN_DIR " 2>&1");
   EXPECT_EQ(missing.exit_code, 2);

@@ -37,6 +37,17 @@ Registry make_registry() {
   for (const char* metric : {"f1", "precision", "sensitivity", "specificity"}) {
     registry.add<Stub>(kinds::metric, metric, metric, {});
   }
+  // The training sections' defaults, and a second optimizer and a callback to name.
+  Schema adam;
+  adam.add_float("learning_rate", 1e-3, "Rate").range(0, 10);
+  registry.add<Stub>(kinds::optimizer, "adam", "Adam", adam);
+  registry.add<Stub>(kinds::optimizer, "sgd", "SGD", adam);
+  registry.add<Stub>(kinds::loss, "cross_entropy", "Cross-entropy", {});
+  registry.add<Stub>(kinds::schedule, "constant", "Constant", {});
+  registry.add<Stub>(kinds::objective, "classification", "Classification", {});
+  Schema early;
+  early.add_int("patience", 5, "Epochs").range(1, 1000);
+  registry.add<Stub>(kinds::callback, "early_stopping", "Early stopping", early);
   return registry;
 }
 
@@ -260,4 +271,87 @@ TEST(Pipeline, ResolvedTomlReadsBackToTheSamePipeline) {
   Pipeline second = load_pipeline(dir.file("resolved.toml"), {}, registry);
   EXPECT_EQ(first.to_json(), second.to_json());
   EXPECT_NE(first.to_toml().find("epochs = 10"), std::string::npos);
+}
+
+TEST(Pipeline, TrainingComponentsDefaultWhenTheirSectionsAreAbsent) {
+  TempDir dir;
+  write_text(dir.file("p.toml"), kMinimal);
+  Registry registry = make_registry();
+  Pipeline pipeline = load_pipeline(dir.file("p.toml"), {}, registry);
+  EXPECT_EQ(pipeline.loss.name, "cross_entropy");
+  EXPECT_EQ(pipeline.optimizer.name, "adam");
+  EXPECT_EQ(pipeline.optimizer.parameters.get_float("learning_rate"), 1e-3);
+  EXPECT_EQ(pipeline.schedule.name, "constant");
+  EXPECT_EQ(pipeline.objective.name, "classification");
+  EXPECT_TRUE(pipeline.callbacks.empty());
+  const std::string toml = pipeline.to_toml();
+  EXPECT_NE(toml.find("[optimizer]\ntype = \"adam\"\nlearning_rate = 0.001\n"), std::string::npos) << toml;
+  EXPECT_NE(toml.find("[objective]\ntype = \"classification\"\n"), std::string::npos) << toml;
+}
+
+TEST(Pipeline, TrainingComponentSectionsAreValidatedLikeTheOthers) {
+  TempDir dir;
+  write_text(dir.file("p.toml"), std::string(kMinimal) + R"(
+[optimizer]
+type = "sgdd"
+
+[[callbacks]]
+type = "early_stopping"
+patience = 0
+
+[[callbacks]]
+type = "early_stoping"
+)");
+  auto diagnostics = problems(dir.file("p.toml"));
+  ASSERT_EQ(diagnostics.size(), 3u);
+  EXPECT_DIAGNOSTIC(diagnostics, "[optimizer]: unknown optimizer 'sgdd' (did you mean 'sgd'?); available: adam, sgd",
+                    8, 8);
+  EXPECT_DIAGNOSTIC(diagnostics, "[[callbacks]] #1 (early_stopping): 'patience': 0 is out of range [1, 1000]", 12, 12);
+  EXPECT_DIAGNOSTIC(diagnostics, "[[callbacks]] #2: unknown callback 'early_stoping' (did you mean 'early_stopping'?)",
+                    15, 8);
+
+  write_text(dir.file("good.toml"), std::string(kMinimal) +
+                                        "[optimizer]\ntype = \"sgd\"\nlearning_rate = 0.1\n"
+                                        "[[callbacks]]\ntype = \"early_stopping\"\npatience = 3\n");
+  Registry registry = make_registry();
+  Pipeline pipeline = load_pipeline(dir.file("good.toml"), {}, registry);
+  ASSERT_EQ(pipeline.callbacks.size(), 1u);
+  EXPECT_EQ(pipeline.callbacks[0].parameters.get_int("patience"), 3);
+  EXPECT_EQ(pipeline.optimizer.parameters.get_float("learning_rate"), 0.1);
+  // The resolved pipeline reads back to the same components.
+  write_text(dir.file("resolved.toml"), pipeline.to_toml());
+  Pipeline again = load_pipeline(dir.file("resolved.toml"), {}, registry);
+  EXPECT_EQ(again.to_toml(), pipeline.to_toml());
+  EXPECT_EQ(again.callbacks[0].parameters.get_int("patience"), 3);
+}
+
+TEST(Pipeline, OldTrainingKeysSayWhereTheyLiveNow) {
+  TempDir dir;
+  write_text(dir.file("old.toml"), std::string(kMinimal) + R"(
+[training]
+epochs = 3
+optimizer = "sgd"
+learning_rate = 0.01
+class_balance = "loss_weights"
+early_stopping_patience = 4
+)");
+  auto diagnostics = problems(dir.file("old.toml"));
+  ASSERT_EQ(diagnostics.size(), 4u);
+  EXPECT_DIAGNOSTIC(diagnostics, "[training]: 'optimizer' has moved; it is now [optimizer] type", 9, 1);
+  EXPECT_DIAGNOSTIC(diagnostics, "[training]: 'learning_rate' has moved; it is now [optimizer] learning_rate", 10, 1);
+  EXPECT_DIAGNOSTIC(diagnostics, "'class_balance' has moved; it is now [loss] class_weights = \"balanced\"", 11, 1);
+  EXPECT_DIAGNOSTIC(diagnostics, "'early_stopping_patience' has moved; it is now [[callbacks]] type = \"early_stopping\"",
+                    12, 1);
+  // The same through an override.
+  write_text(dir.file("p.toml"), kMinimal);
+  Registry registry = make_registry();
+  try {
+    load_pipeline(dir.file("p.toml"), {"training.optimizer=sgd"}, registry);
+    FAIL() << "an old key in an override must be refused";
+  } catch (const ConfigError& error) {
+    ASSERT_EQ(error.diagnostics().size(), 1u);
+    EXPECT_NE(error.diagnostics()[0].message.find("'optimizer' has moved; it is now [optimizer] type"),
+              std::string::npos)
+        << error.diagnostics()[0].to_string();
+  }
 }

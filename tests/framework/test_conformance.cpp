@@ -52,7 +52,8 @@ TEST(Conformance, FrameworkSectionSchemasAreComplete) {
 TEST(Conformance, EveryKindHasAtLeastOneComponent) {
   // The framework ships components of each kind; a build that lost a family
   // of plugins must not pass quietly.
-  for (const char* kind : {kinds::dataset, kinds::transform, kinds::architecture, kinds::metric}) {
+  for (const char* kind : {kinds::dataset, kinds::transform, kinds::architecture, kinds::metric, kinds::loss,
+                           kinds::optimizer, kinds::schedule, kinds::objective, kinds::callback}) {
     EXPECT_FALSE(host().registry().names(kind).empty()) << "no " << kind << " registered";
   }
 }

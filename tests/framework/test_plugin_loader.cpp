@@ -32,6 +32,7 @@ TEST(PluginLoader, LoadsAGoodPluginAndRegistersItsComponents) {
   EXPECT_EQ(record.name, "test_good");
   EXPECT_EQ(record.version, "1.2.3");
   EXPECT_EQ(record.description, "A plugin that loads");
+  EXPECT_EQ(record.framework_version, CEREBRA_VERSION_STRING);  // what it was compiled against
   ASSERT_EQ(record.components.size(), 1u);
   EXPECT_EQ(record.components[0], "transform/test_invert");
 
@@ -50,6 +51,19 @@ TEST(PluginLoader, RefusesAWrongAbiVersionNamingBothVersionsAndTheFile) {
   EXPECT_TRUE(contains(record.message, test_plugin("wrong_abi"))) << record.message;
   EXPECT_TRUE(contains(record.message, "expected ABI version " + std::to_string(CEREBRA_PLUGIN_ABI_VERSION) + ", found 999")) << record.message;
   EXPECT_TRUE(registry.list().empty());
+}
+
+TEST(PluginLoader, RefusesAPluginBuiltAgainstAnotherFrameworkNamingTheFileAndBothVersions) {
+  Registry registry;
+  PluginLoader loader(registry);
+  const auto& record = loader.load(test_plugin("wrong_framework"));
+  EXPECT_EQ(record.status, PluginStatus::FrameworkMismatch) << record.message;
+  EXPECT_EQ(record.framework_version, "99.0.0");
+  EXPECT_TRUE(contains(record.message, test_plugin("wrong_framework"))) << record.message;
+  EXPECT_TRUE(contains(record.message, "built against Cerebra 99.0.0, but this is Cerebra " +
+                                           std::string(CEREBRA_VERSION_STRING)))
+      << record.message;
+  EXPECT_TRUE(registry.list().empty());  // its register callback (which throws) never ran
 }
 
 TEST(PluginLoader, ReportsALibraryWithoutTheEntryPoint) {
@@ -120,15 +134,16 @@ TEST(PluginLoader, LoadAllVisitsEveryLibraryOnceAndRecordsEachOutcome) {
   for (const auto& record : loader.records()) {
     outcome[fs::path(record.file).filename().string()] = record.status;
   }
-  EXPECT_EQ(outcome.size(), 7u);
+  EXPECT_EQ(outcome.size(), 8u);
   EXPECT_EQ(outcome["libcerebra_test_good.so"], PluginStatus::Loaded);
   EXPECT_EQ(outcome["libcerebra_test_wrong_abi.so"], PluginStatus::AbiMismatch);
+  EXPECT_EQ(outcome["libcerebra_test_wrong_framework.so"], PluginStatus::FrameworkMismatch);
   EXPECT_EQ(outcome["libcerebra_test_no_entry.so"], PluginStatus::NotAPlugin);
   EXPECT_EQ(outcome["libcerebra_test_throws.so"], PluginStatus::RegisterThrew);
   EXPECT_EQ(outcome["libcerebra_test_duplicate_a.so"], PluginStatus::Loaded);
   EXPECT_EQ(outcome["libcerebra_test_duplicate_b.so"], PluginStatus::DuplicateComponent);
   EXPECT_EQ(outcome["libcerebra_test_text.so"], PluginStatus::CannotOpen);
-  EXPECT_EQ(loader.failures().size(), 5u);
+  EXPECT_EQ(loader.failures().size(), 6u);
 }
 
 TEST(PluginLoader, SearchPathHonoursTheEnvironmentVariable) {
@@ -138,6 +153,13 @@ TEST(PluginLoader, SearchPathHonoursTheEnvironmentVariable) {
   options.use_default_path = false;
   auto folders = PluginLoader::search_path(options);
   EXPECT_EQ(folders, (std::vector<std::string>{"/cli", "/first", "/second"}));
+}
+
+// This test binary uses the build tree's libcerebra, which alone may search
+// the build's plugin folder (test_out_of_tree covers the installed copy).
+TEST(PluginLoader, TheBuildTreeLibrarySearchesTheBuildPluginFolder) {
+  EXPECT_TRUE(fs::equivalent(PluginLoader::default_plugin_folder(), CEREBRA_PLUGIN_DIR))
+      << PluginLoader::default_plugin_folder();
 }
 
 TEST(PluginLoader, ComponentsOutliveTheLoaderThatLoadedThem) {

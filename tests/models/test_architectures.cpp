@@ -7,11 +7,14 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <set>
+#include <sstream>
 #include <string>
 
 #include "cerebra/architecture.h"
 #include "cerebra/plugin_loader.h"
 #include "cerebra/weights.h"
+#include "test_support.h"
 
 using namespace cerebra;
 
@@ -266,9 +269,116 @@ TEST(Architecture, InceptionV3AuxHeadRejectsSmallInputsClearly) {
   }
 }
 
-// Opt-in, since it needs Python to make ~750 MB of references (see
+namespace {
+
+// A model whose input transform is set by the parameter, with the weights
+// every such model gets from the same seed.
+std::shared_ptr<ClassifierModel> inception_with_transform(const std::string& setting) {
+  Parameters parameters;
+  parameters.set("transform_input", std::string(setting));
+  parameters.set("aux_logits", false);
+  torch::manual_seed(17);
+  auto model = architecture("inception_v3", parameters)->build(3);
+  model->eval();
+  return model;
+}
+
+torch::Tensor logits_of(ClassifierModel& model, const torch::Tensor& input) {
+  torch::NoGradGuard no_grad;
+  return model.forward(input);
+}
+
+// torchvision's _transform_input, written out here so the test does not
+// share the plugin's code.
+torch::Tensor rescaled_as_torchvision(const torch::Tensor& x) {
+  return torch::cat({torch::unsqueeze(x.select(1, 0), 1) * (0.229 / 0.5) + (0.485 - 0.5) / 0.5,
+                     torch::unsqueeze(x.select(1, 1), 1) * (0.224 / 0.5) + (0.456 - 0.5) / 0.5,
+                     torch::unsqueeze(x.select(1, 2), 1) * (0.225 / 0.5) + (0.406 - 0.5) / 0.5},
+                    1);
+}
+
+}  // namespace
+
+TEST(Architecture, InceptionV3TransformInputIsTorchvisionsRescaling) {
+  auto on = inception_with_transform("on");
+  auto off = inception_with_transform("off");
+  const auto x = torch::randn({2, 3, 80, 80});
+  const auto expected = logits_of(*off, rescaled_as_torchvision(x));
+  EXPECT_TRUE(torch::equal(logits_of(*on, x), expected));
+  EXPECT_FALSE(torch::equal(logits_of(*off, x), expected));  // the transform does something
+}
+
+TEST(Architecture, InceptionV3TransformInputAutoFollowsPublishedWeights) {
+  auto on = inception_with_transform("on");
+  auto off = inception_with_transform("off");
+  const auto x = torch::randn({1, 3, 80, 80});
+
+  // Untouched (trained from scratch), "auto" is off.
+  auto automatic = inception_with_transform("auto");
+  EXPECT_TRUE(torch::equal(logits_of(*automatic, x), logits_of(*off, x)));
+
+  // A published file (torchvision's names, no transform_input) turns it on.
+  cerebra::testing::TempDir dir;
+  StateDict published;
+  for (const auto& item : off->named_parameters()) published.emplace_back(item.key(), item.value());
+  for (const auto& item : off->named_buffers()) {
+    if (item.key() != "transform_input") published.emplace_back(item.key(), item.value());
+  }
+  write_safetensors(dir.file("published.safetensors"), published);
+  WeightsOptions strict;
+  strict.strict = true;  // transform_input is implied by the file, not missing from it
+  auto report = load_weights(*automatic, dir.file("published.safetensors"), strict);
+  EXPECT_EQ(report.implied, std::vector<std::string>{"transform_input"});
+  EXPECT_NE(report.summary().find("transform_input"), std::string::npos) << report.summary();
+  EXPECT_TRUE(torch::equal(logits_of(*automatic, x), logits_of(*on, x)));
+
+  // A checkpoint carries it: the evaluation of such a run transforms too.
+  torch::serialize::OutputArchive saved;
+  automatic->save(saved);
+  std::ostringstream bytes;
+  saved.save_to(bytes);
+  auto evaluated = inception_with_transform("auto");
+  torch::serialize::InputArchive archive;
+  std::istringstream in(bytes.str());
+  archive.load_from(in);
+  evaluated->load(archive);
+  EXPECT_TRUE(torch::equal(logits_of(*evaluated, x), logits_of(*on, x)));
+
+  // "off" wins over published weights.
+  auto forced_off = inception_with_transform("off");
+  load_weights(*forced_off, dir.file("published.safetensors"));
+  EXPECT_TRUE(torch::equal(logits_of(*forced_off, x), logits_of(*off, x)));
+}
+
+// The head each architecture declares (its last layer group) is what may
+// differ when ImageNet weights meet another class count: loading a 1000-class
+// state into a 2-class model re-initialises exactly the classifiers.
+TEST(Architecture, DeclaredHeadsCoverEveryClassCountDependentTensor) {
+  const std::map<std::string, std::set<std::string>> heads{
+      {"vgg16", {"classifier.6.weight", "classifier.6.bias"}},
+      {"resnet50", {"fc.weight", "fc.bias"}},
+      {"inception_v3", {"fc.weight", "fc.bias", "AuxLogits.fc.weight", "AuxLogits.fc.bias"}}};
+  for (const auto& [name, expected] : heads) {
+    SCOPED_TRACE(name);
+    auto arch = architecture(name);
+    auto imagenet = imagenet_model(name);
+    StateDict state;
+    for (const auto& item : imagenet->named_parameters()) state.emplace_back(item.key(), item.value());
+    for (const auto& item : imagenet->named_buffers()) state.emplace_back(item.key(), item.value());
+    auto model = arch->build(2);
+    auto report = load_state_dict(*model, state, name + " (1000 classes)", weights_options_for(arch->info()));
+    std::set<std::string> initialised;
+    for (const auto& entry : report.initialised) initialised.insert(entry.name);
+    EXPECT_EQ(initialised, expected);
+  }
+}
+
+// Opt-in, since it needs Python to make ~850 MB of references (see
 // fixtures/make_torchvision_reference.py): torchvision's own weights, loaded
-// by name through load_weights, must give torchvision's logits.
+// by name through load_weights, must give torchvision's logits. Inception v3
+// is compared as torchvision builds it with published weights
+// (transform_input on, which "auto" must follow for a published file) and
+// with transform_input off.
 TEST(Architecture, OutputsMatchTorchvisionWithItsWeights) {
   const char* folder = std::getenv("CEREBRA_TORCHVISION_REFERENCE");
   if (!folder) GTEST_SKIP() << "set CEREBRA_TORCHVISION_REFERENCE (see make_torchvision_reference.py)";
@@ -279,21 +389,30 @@ TEST(Architecture, OutputsMatchTorchvisionWithItsWeights) {
     EXPECT_EQ(in.gcount(), tensor.numel() * 4) << path;
     return tensor;
   };
-  for (const auto& [name, size] : std::vector<std::pair<std::string, std::int64_t>>{
-           {"vgg16", 64}, {"resnet50", 96}, {"inception_v3", 299}}) {
-    SCOPED_TRACE(name);
-    const std::string base = std::string(folder) + "/" + name;
-    auto model = architecture(name)->build(1000);
+  struct Reference {
+    std::string file, architecture;
+    std::int64_t size;
+    std::string transform_input;  // inception_v3 only
+  };
+  for (const auto& reference : std::vector<Reference>{{"vgg16", "vgg16", 64, ""},
+                                                      {"resnet50", "resnet50", 96, ""},
+                                                      {"inception_v3", "inception_v3", 299, "auto"},
+                                                      {"inception_v3_no_transform", "inception_v3", 299, "off"}}) {
+    SCOPED_TRACE(reference.file);
+    const std::string base = std::string(folder) + "/" + reference.file;
+    Parameters parameters;
+    if (!reference.transform_input.empty()) parameters.set("transform_input", reference.transform_input);
+    auto model = architecture(reference.architecture, parameters)->build(1000);
     WeightsOptions strict;
     strict.strict = true;  // every name on both sides must match
     auto report = load_weights(*model, base + ".pth", strict);
     EXPECT_TRUE(report.initialised.empty());
     torch::NoGradGuard no_grad;
     model->eval();
-    auto logits = model->forward(read_floats(base + ".input.bin", {2, 3, size, size}));
-    auto reference = read_floats(base + ".output.bin", {2, 1000});
-    EXPECT_TRUE(torch::allclose(logits, reference, 1e-4, 1e-5))
-        << "max difference " << (logits - reference).abs().max().item<double>();
+    auto logits = model->forward(read_floats(base + ".input.bin", {2, 3, reference.size, reference.size}));
+    auto expected = read_floats(base + ".output.bin", {2, 1000});
+    EXPECT_TRUE(torch::allclose(logits, expected, 1e-4, 1e-5))
+        << "max difference " << (logits - expected).abs().max().item<double>();
   }
 }
 

@@ -179,10 +179,17 @@ TEST(Weights, RefusesAPickledModule) {
   EXPECT_NE(message.find("tiny_module.pth"), std::string::npos) << message;
 }
 
+// The tiny model's head, as an architecture would declare it.
+WeightsOptions fc_is_the_head() {
+  WeightsOptions options;
+  options.head_prefixes = {"fc"};
+  return options;
+}
+
 TEST(Weights, HeadIsReinitialisedWhenClassCountDiffers) {
   TinyModel model(5);
   const auto before = tensors_of(model);
-  auto report = load_weights(model, kFixtures + "tiny_zip.pth");
+  auto report = load_weights(model, kFixtures + "tiny_zip.pth", fc_is_the_head());
   EXPECT_EQ(report.loaded.size(), 7u);
   ASSERT_EQ(report.initialised.size(), 2u);
   for (const auto& entry : report.initialised) {
@@ -218,6 +225,80 @@ TEST(Weights, ExplicitHeadPrefixesBoundWhatMayDiffer) {
   options.head_prefixes = {"fc"};
   TinyModel other(5);
   EXPECT_EQ(load_weights(other, kFixtures + "tiny_zip.pth", options).initialised.size(), 2u);
+}
+
+TEST(Weights, MismatchOutsideTheDeclaredHeadIsAnErrorNamingTensorAndFile) {
+  TinyModel model(5, /*in_channels=*/1);  // the head and the first convolution differ
+  const auto before = tensors_of(model);
+  const auto file = kFixtures + "tiny_zip.pth";
+  auto message = error_message_of([&] { load_weights(model, file, fc_is_the_head()); });
+  EXPECT_NE(message.find("'features.0.weight'"), std::string::npos) << message;
+  EXPECT_NE(message.find(file), std::string::npos) << message;
+  EXPECT_NE(message.find("outside the architecture's head (fc)"), std::string::npos) << message;
+  for (const auto& [name, tensor] : tensors_of(model)) {
+    EXPECT_TRUE(torch::equal(tensor, before.at(name))) << name << " changed by a failed load";
+  }
+}
+
+TEST(Weights, MismatchInsideTheDeclaredHeadIsSkippedAndReported) {
+  TinyModel model(5);
+  const auto before = tensors_of(model);
+  auto report = load_weights(model, kFixtures + "tiny_zip.pth", fc_is_the_head());
+  std::map<std::string, std::string> reasons;
+  for (const auto& entry : report.initialised) reasons[entry.name] = entry.reason;
+  ASSERT_EQ(reasons.size(), 2u);
+  EXPECT_NE(reasons["fc.weight"].find("shape [3, 4] in the file, [5, 4] in the model"), std::string::npos)
+      << reasons["fc.weight"];
+  EXPECT_TRUE(torch::equal(tensors_of(model).at("fc.bias"), before.at("fc.bias")));
+  EXPECT_NE(report.summary().find("fc.weight, fc.bias"), std::string::npos) << report.summary();
+}
+
+// Nothing is guessed from shapes: a class-count change is only skipped in a
+// head that was declared.
+TEST(Weights, WithoutADeclaredHeadEveryShapeMustMatch) {
+  TinyModel model(5);
+  auto message = error_message_of([&] { load_weights(model, kFixtures + "tiny_zip.pth"); });
+  EXPECT_NE(message.find("'fc.weight'"), std::string::npos) << message;
+  EXPECT_NE(message.find("no head was declared"), std::string::npos) << message;
+}
+
+TEST(Weights, OptionsForAnArchitectureMakeItsLastLayerGroupTheHead) {
+  ArchitectureInfo info;
+  info.layer_groups = {{"stem", {"conv1", "bn1"}}, {"head", {"fc", "AuxLogits.fc"}}};
+  EXPECT_EQ(weights_options_for(info).head_prefixes, (std::vector<std::string>{"fc", "AuxLogits.fc"}));
+  EXPECT_TRUE(weights_options_for(ArchitectureInfo{}).head_prefixes.empty());
+}
+
+namespace {
+
+// The tiny model with a setting that published files lack and imply.
+class TinyModelWithSetting : public TinyModel {
+ public:
+  TinyModelWithSetting() : TinyModel(3) { setting_ = register_buffer("setting", torch::tensor(false)); }
+  StateDict published_weights_settings() const override { return {{"setting", torch::tensor(true)}}; }
+  torch::Tensor setting_;
+};
+
+}  // namespace
+
+TEST(Weights, SettingsImpliedByPublishedFilesLoadButDoNotCountAsAMatch) {
+  TinyModelWithSetting model;
+  WeightsOptions strict;
+  strict.strict = true;
+  auto report = load_weights(model, kFixtures + "tiny_zip.pth", strict);
+  EXPECT_EQ(report.implied, std::vector<std::string>{"setting"});
+  EXPECT_EQ(report.loaded.size(), 9u);
+  EXPECT_TRUE(model.setting_.item<bool>());
+  EXPECT_NE(report.summary().find("set as published weights imply: setting"), std::string::npos)
+      << report.summary();
+
+  TempDir dir;
+  const auto other = dir.file("other.safetensors");
+  write_raw_safetensors(other, {{"encoder.weight", "F32", {2}, torch::ones({2})}});
+  TinyModelWithSetting fresh;
+  auto message = error_message_of([&] { load_weights(fresh, other); });
+  EXPECT_NE(message.find("another architecture"), std::string::npos) << message;
+  EXPECT_FALSE(fresh.setting_.item<bool>());
 }
 
 TEST(Weights, MissingFileIsAClearError) {
@@ -274,7 +355,7 @@ TEST(Weights, SafetensorsHeadReinitialisedAndTruncation) {
   const auto path = dir.file("tiny.safetensors");
   write_raw_safetensors(path, formula_raw_tensors(/*classes=*/1000));
   TinyModel model(2);
-  auto report = load_weights(model, path);
+  auto report = load_weights(model, path, fc_is_the_head());
   EXPECT_EQ(report.initialised.size(), 2u);
   expect_formula_values(model, {"fc.weight", "fc.bias"});
 

@@ -118,7 +118,12 @@ TEST(Run, ErrorsBeforeTrainingNameTheProblem) {
 
   auto missing = run_command(cli() + " run --resume " + dir.file("nowhere"));
   EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_NE(missing.output.find("not a run directory"), std::string::npos) << missing.output;
+  EXPECT_NE(missing.output.find(dir.file("nowhere") + ": no such run directory"), std::string::npos) << missing.output;
+  fs::create_directories(dir.file("empty"));
+  auto empty = run_command(cli() + " run --resume " + dir.file("empty"));
+  EXPECT_EQ(empty.exit_code, 1);
+  EXPECT_NE(empty.output.find(dir.file("empty") + ": not a run directory (no pipeline.toml)"), std::string::npos)
+      << empty.output;
 
   write_text(dir.file("tiny.toml"), kPipeline);
   auto weights = run_command(cli() + " run " + dir.file("tiny.toml") + " --set run.output=" + dir.file("runs") +

@@ -83,16 +83,17 @@ int command_list(const CommonOptions& common, const std::string& kind) {
                        {"message", record.message},
                        {"name", record.name},
                        {"version", record.version},
+                       {"framework_version", record.framework_version},
                        {"description", record.description},
                        {"components", record.components}});
       }
       std::cout << out.dump(2) << "\n";
       return kOk;
     }
-    Table table({"status", "plugin", "version", "file", "components or reason"});
+    Table table({"status", "plugin", "version", "built against", "file", "components or reason"});
     for (const auto& record : records) {
       bool loaded = record.status == PluginStatus::Loaded;
-      table.add({to_string(record.status), record.name, record.version, record.file,
+      table.add({to_string(record.status), record.name, record.version, record.framework_version, record.file,
                  loaded ? join(record.components) : record.message});
     }
     std::cout << table.render();
@@ -263,7 +264,7 @@ int command_eval(const CommonOptions& common, const std::string& run_dir, const 
     EvaluationReport report = folder ? run.evaluate_folder(options.data) : run.evaluate_split(options.split);
 
     // A folder's results go beside the split results, never over them.
-    std::string name = options.split, what = options.split + " split";
+    std::string name, what = options.split + " split";  // a split's results go in eval/ itself
     if (folder) {
       name = fs::path(options.data).lexically_normal().filename().string();
       if (name.empty() || name == "." || name == "..") {

@@ -14,6 +14,9 @@
 
 namespace cerebra {
 
+// Names and tensors in file order: a state dict, as weights files hold it.
+using StateDict = std::vector<std::pair<std::string, torch::Tensor>>;
+
 struct ClassifierOutput {
   torch::Tensor logits;
   torch::Tensor aux_logits;  // undefined unless the network has an auxiliary head (training only)
@@ -28,6 +31,14 @@ class ClassifierModel : public torch::nn::Module {
     return {head(features(input)), {}};
   }
   torch::Tensor forward(const torch::Tensor& input) { return forward_all(input).logits; }
+
+  // Buffers of this model that published weights files (torchvision's,
+  // timm's) lack, each with the value such weights imply. load_weights adds
+  // them to a published file's tensors where the file has none of that name,
+  // so they load (and are reported) with the rest; checkpoints carry them
+  // like any buffer. Inception v3's transform_input is one: torchvision turns
+  // it on whenever its published weights are used.
+  virtual StateDict published_weights_settings() const { return {}; }
 };
 
 class Architecture : public Component {

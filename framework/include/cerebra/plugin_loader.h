@@ -15,6 +15,7 @@ enum class PluginStatus {
   CannotOpen,        // dlopen failed; message has the system's reason
   NotAPlugin,        // no cerebra_plugin_descriptor symbol
   AbiMismatch,       // expected vs found ABI version
+  FrameworkMismatch, // built against a framework version this one cannot host; both named
   RegisterThrew,     // the exception text
   DuplicateComponent // both files named
 };
@@ -26,13 +27,14 @@ struct PluginRecord {
   PluginStatus status = PluginStatus::Loaded;
   std::string message;  // one line naming the file and the problem, when not loaded
   std::string name, version, description;
+  std::string framework_version;  // the framework version the plugin was compiled against
   std::vector<std::string> components;  // "kind/name" registered by this plugin
 };
 
 struct PluginSearchOptions {
   std::vector<std::string> extra_paths;  // --plugin-path, searched first
   bool use_environment = true;            // CEREBRA_PLUGIN_PATH
-  bool use_default_path = true;           // the build's (or installation's) plugin folder
+  bool use_default_path = true;           // the plugin folder that belongs to this libcerebra
 };
 
 class PluginLoader {
@@ -41,6 +43,10 @@ class PluginLoader {
 
   // Folders searched, in order, from the options.
   static std::vector<std::string> search_path(const PluginSearchOptions& options);
+  // The default folder: <libdir>/cerebra/plugins beside an installed
+  // libcerebra, the build's plugin folder for the library in the build tree.
+  // Empty when this library's own location cannot be found.
+  static std::string default_plugin_folder();
 
   // Loads every plugin library (*.so) found in the search path. Failures are
   // recorded, not thrown.

@@ -6,7 +6,8 @@
 //    legacy layout (torchvision's older weights such as vgg16-397923af.pth);
 //  - safetensors (timm / Hugging Face), with F32/F16/BF16/F64 and integer
 //    tensors.
-// Tensors are matched to the model's parameters and buffers by name.
+// Tensors are matched to the model's parameters and buffers by name; only the
+// head the architecture declares may differ in shape.
 #pragma once
 
 #include <cstdint>
@@ -21,9 +22,6 @@
 
 namespace cerebra {
 
-// Names and tensors in file order.
-using StateDict = std::vector<std::pair<std::string, torch::Tensor>>;
-
 // Reads a whole state dict; throws Error naming the file when it is missing,
 // truncated, or not one of the supported formats.
 StateDict read_state_dict(const std::string& path);
@@ -34,12 +32,12 @@ StateDict read_safetensors(const std::string& path);
 void write_safetensors(const std::string& path, const StateDict& tensors);
 
 struct WeightsOptions {
-  // Module paths (matched on whole path components) whose tensors may differ
-  // in shape from the file: they are left at their fresh initialisation. When
-  // empty, a mismatch is taken to be a classification head exactly when every
-  // mismatching tensor is a weight or bias (rank 1 or 2) that differs only in
-  // its first dimension, with one and the same (file, model) size pair: the
-  // class count. That covers torchvision's fc, classifier.6 and AuxLogits.fc.
+  // The classification head's module paths (matched on whole path
+  // components), as the architecture declares them: the last of its layer
+  // groups (see weights_options_for). Tensors inside may differ in shape from
+  // the file, e.g. for another class count, and are then left at their fresh
+  // initialisation and reported. A shape difference anywhere else is an
+  // Error; with no head given, every tensor must match.
   std::vector<std::string> head_prefixes;
   // When true, model tensors absent from the file and file tensors matching
   // nothing are errors instead of report entries.
@@ -56,22 +54,30 @@ struct WeightsReport {
   std::vector<std::string> loaded;    // model tensors set from the file
   std::vector<Entry> initialised;     // model tensors left as initialised, and why
   std::vector<std::string> unused;    // file tensors that match nothing in the model
+  std::vector<std::string> implied;   // settings a published file lacks, set as it implies
+                                      // (ClassifierModel::published_weights_settings)
   std::string stripped_prefix;        // e.g. "module." when every key carried it
 
   // One paragraph for the trainer's log.
   std::string summary() const;
 };
 
-// Loads `path` into `model` (parameters and buffers, including batch-norm
-// `num_batches_tracked`). A shape mismatch outside the head is an Error naming
-// the tensor and both shapes; so is a file none of whose tensors match the
-// model. The model's tensors keep their dtype and device.
+// The options that let `info`'s declared head (its last layer group) differ
+// in shape from a weights file.
+WeightsOptions weights_options_for(const ArchitectureInfo& info);
+
+// Loads the published weights file `path` into `model` (parameters and
+// buffers, including batch-norm `num_batches_tracked`, and the settings such
+// files imply). A shape mismatch outside the head is an Error naming the
+// tensor, the file and both shapes; so is a file none of whose tensors match
+// the model. The model's tensors keep their dtype and device.
 WeightsReport load_weights(ClassifierModel& model, const std::string& path,
                            const WeightsOptions& options = {});
 
 // Starting weights for a run: a run directory (its best checkpoint), a
 // Cerebra checkpoint (.pt), or a published weights file (.pth, .safetensors).
-WeightsReport load_starting_weights(ClassifierModel& model, const std::string& path);
+WeightsReport load_starting_weights(ClassifierModel& model, const std::string& path,
+                                    const WeightsOptions& options = {});
 
 // The same for an already-read state dict (`source` names it in messages).
 WeightsReport load_state_dict(torch::nn::Module& model, const StateDict& state,

@@ -58,8 +58,8 @@ bool in_any_group(const std::string& name, const std::vector<LayerGroup>& groups
   return false;
 }
 
-void load_transfer_weights(ClassifierModel& model, const Parameters& transfer, const RunDirectory& directory,
-                           std::ostream& log) {
+void load_transfer_weights(ClassifierModel& model, const ArchitectureInfo& info, const Parameters& transfer,
+                           const RunDirectory& directory, std::ostream& log) {
   const std::string weights = transfer.get_string("weights");
   if (weights.empty()) {
     if (transfer.get_string("mode") != "scratch") {
@@ -77,7 +77,7 @@ void load_transfer_weights(ClassifierModel& model, const Parameters& transfer, c
     log << "warning: " << weights << " does not exist; training from scratch (allow_scratch)\n";
     return;
   }
-  WeightsReport report = load_starting_weights(model, weights);
+  WeightsReport report = load_starting_weights(model, weights, weights_options_for(info));
   log << report.summary() << "\n";
   directory.write_weights_report(report.summary() + "\n");
 }
@@ -100,7 +100,7 @@ BuiltModel build_model(const Pipeline& pipeline, const Assembly& assembly, const
   BuiltModel built;
   built.model = assembly.architecture->build(static_cast<std::int64_t>(assembly.class_names.size()));
   const Parameters& transfer = pipeline.section("transfer");
-  load_transfer_weights(*built.model, transfer, directory, log);
+  load_transfer_weights(*built.model, assembly.info, transfer, directory, log);
 
   const auto& groups = assembly.info.layer_groups;
   const std::size_t trainable_from = first_trainable_group(transfer, groups.size());

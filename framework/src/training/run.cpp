@@ -27,7 +27,7 @@ void collect_checkpoint_tensors(torch::serialize::InputArchive& archive, const s
 
 }  // namespace
 
-WeightsReport load_starting_weights(ClassifierModel& model, const std::string& path) {
+WeightsReport load_starting_weights(ClassifierModel& model, const std::string& path, const WeightsOptions& options) {
   // A run directory, or one of its checkpoints, starts another run (e.g. train
   // on the four-class data, fine-tune on Br35H); anything else is a published
   // weights file.
@@ -43,14 +43,14 @@ WeightsReport load_starting_weights(ClassifierModel& model, const std::string& p
       if (is_checkpoint) {
         StateDict state;
         collect_checkpoint_tensors(model_archive, "", state);
-        return load_state_dict(model, state, file.string());
+        return load_state_dict(model, state, file.string(), options);
       }
     } catch (const c10::Error&) {
       is_checkpoint = false;  // not a Cerebra checkpoint: read it as published weights
     }
   }
   if (!fs::exists(file)) throw Error(file.string() + ": no such weights file or run directory");
-  return load_weights(model, file.string());
+  return load_weights(model, file.string(), options);
 }
 
 RunResult run_pipeline(const Pipeline& pipeline, const Registry& registry, const RunOptions& options) {

@@ -1,8 +1,15 @@
-// Inception v3 exactly as torchvision 0.14 builds it (transform_input =
-// false), with torchvision's module names so that its published ImageNet
-// weights (inception_v3_google-0cc3c7bd.pth) load by name:
-// Conv2d_1a_3x3.conv.weight, Mixed_5b.branch1x1.bn.running_mean,
-// AuxLogits.fc.weight, fc.weight, ...
+// Inception v3 exactly as torchvision 0.14 builds it, with torchvision's
+// module names so that its published ImageNet weights
+// (inception_v3_google-0cc3c7bd.pth) load by name: Conv2d_1a_3x3.conv.weight,
+// Mixed_5b.branch1x1.bn.running_mean, AuxLogits.fc.weight, fc.weight, ...
+//
+// Those weights were ported from Google's TensorFlow model, which saw pixels
+// scaled to [-1, 1]; torchvision therefore turns `transform_input` on whenever
+// they are used, re-expressing ImageNet-normalised input in that convention.
+// The `transform_input` parameter follows it: "auto" is on exactly when
+// published weights are loaded.
+#include <string>
+
 #include <cerebra/architecture.h>
 #include <cerebra/error.h>
 #include <cerebra/plugin_abi.h>
@@ -10,6 +17,27 @@
 namespace {
 
 namespace nn = torch::nn;
+
+enum class InputTransform { Auto, On, Off };
+
+InputTransform parse_input_transform(const std::string& setting) {
+  if (setting == "on") return InputTransform::On;
+  if (setting == "off") return InputTransform::Off;
+  return InputTransform::Auto;  // the schema admits nothing else
+}
+
+// torchvision's Inception3._transform_input: x_c * (std_c / 0.5) + (mean_c -
+// 0.5) / 0.5 per channel, with ImageNet's mean and std. The same scalars and
+// operations in the same order, so the result is bit for bit torchvision's.
+torch::Tensor transform_input(const torch::Tensor& x) {
+  static const double mean[3] = {0.485, 0.456, 0.406};
+  static const double std[3] = {0.229, 0.224, 0.225};
+  std::vector<torch::Tensor> channels;
+  for (std::int64_t c = 0; c < 3; ++c) {
+    channels.push_back(torch::unsqueeze(x.select(1, c), 1) * (std[c] / 0.5) + (mean[c] - 0.5) / 0.5);
+  }
+  return torch::cat(channels, 1);
+}
 
 using Size2 = torch::ExpandingArray<2>;
 
@@ -179,7 +207,9 @@ TORCH_MODULE(InceptionAux);
 
 class InceptionV3Model : public cerebra::ClassifierModel {
  public:
-  InceptionV3Model(std::int64_t num_classes, double dropout, bool aux_logits) {
+  InceptionV3Model(std::int64_t num_classes, double dropout, bool aux_logits, InputTransform transform)
+      : transform_(transform) {
+    transform_input_ = register_buffer("transform_input", torch::tensor(transform == InputTransform::On));
     Conv2d_1a_3x3 = register_module("Conv2d_1a_3x3", BasicConv2d(3, 32, 3, 2));
     Conv2d_2a_3x3 = register_module("Conv2d_2a_3x3", BasicConv2d(32, 32, 3));
     Conv2d_2b_3x3 = register_module("Conv2d_2b_3x3", BasicConv2d(32, 64, 3, 1, 1));
@@ -216,10 +246,34 @@ class InceptionV3Model : public cerebra::ClassifierModel {
     return {head(tail(x)), aux};
   }
 
+  // Published files lack transform_input; those weights imply it is on,
+  // unless the pipeline turned it off.
+  cerebra::StateDict published_weights_settings() const override {
+    return {{"transform_input", torch::tensor(transform_ != InputTransform::Off)}};
+  }
+
+  // A checkpoint records the convention the network was trained with, also
+  // when an explicit setting overrode what its starting weights carried.
+  void save(torch::serialize::OutputArchive& archive) const override {
+    if (transform_ != InputTransform::Auto) transform_input_.fill_(transform_ == InputTransform::On);
+    cerebra::ClassifierModel::save(archive);
+  }
+
  private:
+  // "auto" follows the buffer (what the loaded weights expect); `where`
+  // rather than a branch, which would wait for the device on every batch.
+  torch::Tensor transformed(const torch::Tensor& input) {
+    switch (transform_) {
+      case InputTransform::On: return transform_input(input);
+      case InputTransform::Off: return input;
+      case InputTransform::Auto: break;
+    }
+    return torch::where(transform_input_, transform_input(input), input);
+  }
+
   // Input to Mixed_6e (the auxiliary classifier's tap).
   torch::Tensor mixed_6(const torch::Tensor& input) {
-    auto x = Conv2d_2b_3x3(Conv2d_2a_3x3(Conv2d_1a_3x3(input)));
+    auto x = Conv2d_2b_3x3(Conv2d_2a_3x3(Conv2d_1a_3x3(transformed(input))));
     x = torch::max_pool2d(x, 3, 2);
     x = Conv2d_4a_3x3(Conv2d_3b_1x1(x));
     x = torch::max_pool2d(x, 3, 2);
@@ -267,12 +321,19 @@ class InceptionV3Model : public cerebra::ClassifierModel {
   InceptionE Mixed_7b{nullptr}, Mixed_7c{nullptr};
   nn::Dropout dropout{nullptr};
   nn::Linear fc{nullptr};
+  InputTransform transform_;
+  // Whether the weights expect torchvision's transformed input. A buffer, so
+  // that checkpoints carry it: a run started from published weights is
+  // resumed, evaluated and continued with the transform it trained with.
+  torch::Tensor transform_input_;
 };
 
 class InceptionV3 : public cerebra::Architecture {
  public:
   explicit InceptionV3(const cerebra::Parameters& parameters)
-      : dropout_(parameters.get_float("dropout")), aux_logits_(parameters.get_bool("aux_logits")) {}
+      : dropout_(parameters.get_float("dropout")),
+        aux_logits_(parameters.get_bool("aux_logits")),
+        transform_(parse_input_transform(parameters.get_string("transform_input"))) {}
 
   cerebra::ArchitectureInfo info() const override {
     cerebra::ArchitectureInfo info;
@@ -286,21 +347,28 @@ class InceptionV3 : public cerebra::Architecture {
     info.layer_groups = {
         {"stem", {"Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "Conv2d_3b_1x1", "Conv2d_4a_3x3"}},
         {"mixed_5", {"Mixed_5b", "Mixed_5c", "Mixed_5d"}},
-        {"mixed_6", {"Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e", "AuxLogits"}},
+        {"mixed_6", {"Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e"}},
         {"mixed_7", {"Mixed_7a", "Mixed_7b", "Mixed_7c"}},
         {"head", {"fc"}}};
-    if (!aux_logits_) info.layer_groups[2].module_prefixes.pop_back();  // no AuxLogits module then
+    if (aux_logits_) {  // its modules exist only with the auxiliary head
+      auto& mixed_6 = info.layer_groups[2].module_prefixes;
+      mixed_6.insert(mixed_6.end(), {"AuxLogits.conv0", "AuxLogits.conv1"});
+      // Both classifiers: their shapes follow the class count, so a
+      // different one re-initialises both when published weights load.
+      info.layer_groups.back().module_prefixes.push_back("AuxLogits.fc");
+    }
     info.gradcam_layer = "Mixed_7c";
     return info;
   }
 
   std::shared_ptr<cerebra::ClassifierModel> build(std::int64_t num_classes) const override {
-    return std::make_shared<InceptionV3Model>(num_classes, dropout_, aux_logits_);
+    return std::make_shared<InceptionV3Model>(num_classes, dropout_, aux_logits_, transform_);
   }
 
  private:
   double dropout_;
   bool aux_logits_;
+  InputTransform transform_;
 };
 
 void register_components(cerebra::Registry& registry) {
@@ -311,6 +379,11 @@ void register_components(cerebra::Registry& registry) {
   schema.add_bool("aux_logits", true,
                   "Build the auxiliary classifier on Mixed_6e (used while training; needs "
                   "299x299 inputs)");
+  schema.add_string("transform_input", "auto",
+                    "Rescale ImageNet-normalised input to the [-1, 1] convention of the published "
+                    "(Google-ported) weights, as torchvision does: auto = on exactly when published "
+                    "weights are loaded; a run continued from a checkpoint keeps its setting")
+      .one_of({"auto", "on", "off"});
   registry.add<InceptionV3>(cerebra::kinds::architecture, "inception_v3",
                             "Inception v3 as in torchvision 0.14 (27.2M parameters with the "
                             "auxiliary head, ImageNet-compatible names)",

@@ -4,7 +4,7 @@
 
 extern "C" __attribute__((visibility("default"))) const CerebraPluginDescriptor*
 cerebra_plugin_descriptor() {
-  static const CerebraPluginDescriptor descriptor{999u, "test_wrong_abi", "0.0.1",
-                                                  "Built against another ABI", nullptr};
+  static const CerebraPluginDescriptor descriptor{999u, CEREBRA_VERSION_STRING, "test_wrong_abi",
+                                                  "0.0.1", "Built against another ABI", nullptr};
   return &descriptor;
 }

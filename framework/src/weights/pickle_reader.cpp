@@ -1,5 +1,5 @@
-// Reading published weights: torch.save state dicts (zip and legacy layouts)
-// and safetensors, then matching them to a model by name.
+// torch.save state dicts, in the zip layout (PyTorch >= 1.6) and the legacy
+// layout (torchvision's older weights such as vgg16-397923af.pth).
 //
 // LibTorch 1.13 has no reader for Python-side state dicts: torch::pickle_load
 // and torch::jit::Unpickler turn `collections.OrderedDict` into None (they
@@ -8,49 +8,23 @@
 // pickle protocol that torch.save writes for a state dict, and reads the
 // storages itself: from the zip records through caffe2's PyTorchStreamReader,
 // or from the tail of a legacy file.
-#include "cerebra/weights.h"
-#include "module_path.h"
+#include "weights_files.h"
 
-#include <algorithm>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
-#include <set>
 #include <sstream>
 #include <unordered_map>
 
 #include <caffe2/serialize/inline_container.h>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
-namespace cerebra {
+namespace cerebra::detail {
 
 namespace {
 
-namespace fs = std::filesystem;
-
-std::string shape_string(c10::IntArrayRef sizes) { return fmt::format("[{}]", fmt::join(sizes, ", ")); }
-
-std::uint64_t file_size_or_throw(const std::string& path) {
-  std::error_code error;
-  if (!fs::exists(path, error)) throw Error("weights file '" + path + "' does not exist");
-  if (fs::is_directory(path, error)) throw Error("weights file '" + path + "' is a directory");
-  auto size = fs::file_size(path, error);
-  if (error) throw Error("cannot read weights file '" + path + "': " + error.message());
-  return size;
-}
-
-std::ifstream open_or_throw(const std::string& path) {
-  file_size_or_throw(path);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot open weights file '" + path + "': " + std::strerror(errno));
-  return in;
-}
-
-// ---------------------------------------------------------------------------
 // Pickle values: only what a state dict is made of.
 
 struct Storage {
@@ -494,6 +468,8 @@ StateDict to_state_dict(const ValuePtr& root, const std::string& source) {
   return state;
 }
 
+}  // namespace
+
 StateDict read_torch_zip(const std::string& path) {
   std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
   try {
@@ -583,341 +559,4 @@ StateDict read_torch_legacy(const std::string& path) {
   return to_state_dict(root, path);
 }
 
-// safetensors dtype names.
-const std::map<std::string, torch::ScalarType>& safetensors_types() {
-  static const std::map<std::string, torch::ScalarType> types{
-      {"F64", torch::kDouble}, {"F32", torch::kFloat}, {"F16", torch::kHalf},
-      {"BF16", torch::kBFloat16}, {"I64", torch::kLong}, {"I32", torch::kInt},
-      {"I16", torch::kShort}, {"I8", torch::kChar}, {"U8", torch::kByte}, {"BOOL", torch::kBool}};
-  return types;
-}
-
-enum class Format { TorchZip, TorchLegacy, Safetensors, Unknown };
-
-Format detect(const std::string& path, std::uint64_t size) {
-  auto in = open_or_throw(path);
-  char head[9] = {};
-  in.read(head, sizeof head);
-  const auto got = in.gcount();
-  if (got >= 4 && std::memcmp(head, "PK\x03\x04", 4) == 0) return Format::TorchZip;
-  // Before the pickle test: a header length's low byte may well be 0x80.
-  if (got == 9 && head[8] == '{') {
-    std::uint64_t length = 0;
-    std::memcpy(&length, head, 8);
-    if (length <= size - 8) return Format::Safetensors;
-  }
-  // PROTO n, then LONG1: the magic number that opens every legacy file.
-  if (got >= 3 && static_cast<unsigned char>(head[0]) == 0x80 &&
-      static_cast<unsigned char>(head[1]) <= 5 && static_cast<unsigned char>(head[2]) == 0x8a) {
-    return Format::TorchLegacy;
-  }
-  return Format::Unknown;
-}
-
-using detail::in_module;
-
-std::string list_some(const std::vector<std::string>& names, std::size_t most = 6) {
-  if (names.size() <= most) return join(names);
-  std::vector<std::string> shown(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(most));
-  return join(shown) + fmt::format(" and {} more", names.size() - most);
-}
-
-}  // namespace
-
-StateDict read_torch_state_dict(const std::string& path) {
-  const auto size = file_size_or_throw(path);
-  switch (detect(path, size)) {
-    case Format::TorchZip: return read_torch_zip(path);
-    case Format::TorchLegacy: return read_torch_legacy(path);
-    default: throw Error("weights file '" + path + "' is not a torch.save file");
-  }
-}
-
-StateDict read_safetensors(const std::string& path) {
-  const auto size = file_size_or_throw(path);
-  auto in = open_or_throw(path);
-  std::uint64_t header_size = 0;
-  in.read(reinterpret_cast<char*>(&header_size), sizeof header_size);
-  if (in.gcount() != sizeof header_size || header_size > size - 8) {
-    throw Error("weights file '" + path + "' is truncated (incomplete safetensors header)");
-  }
-  std::string header(header_size, '\0');
-  in.read(header.data(), static_cast<std::streamsize>(header_size));
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(header);
-  } catch (const nlohmann::json::exception& error) {
-    throw Error("weights file '" + path + "' has a malformed safetensors header: " + error.what());
-  }
-  if (!json.is_object()) throw Error("weights file '" + path + "' has a malformed safetensors header");
-  const std::uint64_t data_start = 8 + header_size;
-  const std::uint64_t data_size = size - data_start;
-
-  struct Entry {
-    std::string name;
-    torch::ScalarType dtype;
-    std::vector<std::int64_t> shape;
-    std::uint64_t begin, end;
-  };
-  std::vector<Entry> entries;
-  for (const auto& [name, info] : json.items()) {
-    if (name == "__metadata__") continue;
-    auto bad = [&](const std::string& what) {
-      return Error("weights file '" + path + "': tensor '" + name + "' " + what);
-    };
-    try {
-      const auto dtype_name = info.at("dtype").get<std::string>();
-      auto dtype = safetensors_types().find(dtype_name);
-      if (dtype == safetensors_types().end()) throw bad("has unsupported dtype " + dtype_name);
-      Entry entry{name, dtype->second, info.at("shape").get<std::vector<std::int64_t>>(),
-                  info.at("data_offsets").at(0).get<std::uint64_t>(),
-                  info.at("data_offsets").at(1).get<std::uint64_t>()};
-      std::uint64_t numel = 1;
-      for (auto dim : entry.shape) {
-        if (dim < 0) throw bad("has a negative dimension");
-        numel *= static_cast<std::uint64_t>(dim);
-      }
-      if (entry.end < entry.begin || entry.end - entry.begin != numel * c10::elementSize(entry.dtype)) {
-        throw bad("has data offsets that do not match its shape and dtype");
-      }
-      if (entry.end > data_size) {
-        throw Error(fmt::format("weights file '{}' is truncated: tensor '{}' ends at byte {} but the "
-                                "file has {} data bytes",
-                                path, name, entry.end, data_size));
-      }
-      entries.push_back(std::move(entry));
-    } catch (const nlohmann::json::exception& error) {
-      throw bad(std::string("has a malformed header entry: ") + error.what());
-    }
-  }
-  // The JSON object is not ordered; keep file (offset) order.
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
-  StateDict state;
-  for (const auto& entry : entries) {
-    auto tensor = torch::empty(entry.shape, torch::TensorOptions().dtype(entry.dtype));
-    in.seekg(static_cast<std::streamoff>(data_start + entry.begin));
-    in.read(static_cast<char*>(tensor.data_ptr()), static_cast<std::streamsize>(entry.end - entry.begin));
-    if (static_cast<std::uint64_t>(in.gcount()) != entry.end - entry.begin) {
-      throw Error("weights file '" + path + "' is truncated (tensor '" + entry.name + "')");
-    }
-    state.emplace_back(entry.name, tensor);
-  }
-  return state;
-}
-
-void write_safetensors(const std::string& path, const StateDict& tensors) {
-  std::map<torch::ScalarType, std::string> names;
-  for (const auto& [name, type] : safetensors_types()) names[type] = name;
-  nlohmann::ordered_json header = nlohmann::ordered_json::object();
-  std::vector<torch::Tensor> data;
-  std::uint64_t offset = 0;
-  for (const auto& [name, tensor] : tensors) {
-    if (header.contains(name)) throw Error("write_safetensors: duplicate tensor name '" + name + "'");
-    auto type = names.find(tensor.scalar_type());
-    if (type == names.end()) throw Error("write_safetensors: unsupported dtype for '" + name + "'");
-    auto contiguous = tensor.detach().to(torch::kCPU).contiguous();
-    const std::uint64_t bytes = contiguous.numel() * contiguous.element_size();
-    header[name] = {{"dtype", type->second},
-                    {"shape", contiguous.sizes().vec()},
-                    {"data_offsets", {offset, offset + bytes}}};
-    offset += bytes;
-    data.push_back(contiguous);
-  }
-  std::string text = header.dump();
-  text.append((8 - text.size() % 8) % 8, ' ');  // keeps the tensor data 8-byte aligned
-  std::ofstream out(path, std::ios::binary);
-  if (!out) throw Error("cannot write '" + path + "': " + std::strerror(errno));
-  const std::uint64_t length = text.size();
-  out.write(reinterpret_cast<const char*>(&length), sizeof length);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-  for (const auto& tensor : data) {
-    out.write(static_cast<const char*>(tensor.data_ptr()),
-              static_cast<std::streamsize>(tensor.numel() * tensor.element_size()));
-  }
-  if (!out) throw Error("cannot write '" + path + "'");
-}
-
-StateDict read_state_dict(const std::string& path) {
-  const auto size = file_size_or_throw(path);
-  switch (detect(path, size)) {
-    case Format::TorchZip: return read_torch_zip(path);
-    case Format::TorchLegacy: return read_torch_legacy(path);
-    case Format::Safetensors: return read_safetensors(path);
-    case Format::Unknown: break;
-  }
-  throw Error("weights file '" + path +
-              "' is neither a torch.save file nor safetensors (or it is truncated to nothing)");
-}
-
-WeightsReport load_state_dict(torch::nn::Module& model, const StateDict& state,
-                              const std::string& source, const WeightsOptions& options) {
-  WeightsReport report;
-  report.file = source;
-
-  std::map<std::string, torch::Tensor> file;
-  std::vector<std::string> file_order;
-  for (const auto& [name, tensor] : state) {
-    if (file.emplace(name, tensor).second) file_order.push_back(name);
-  }
-  // nn.DataParallel checkpoints prefix every key with "module.".
-  const std::string wrapper = "module.";
-  if (!file_order.empty() && std::all_of(file_order.begin(), file_order.end(), [&](const std::string& n) {
-        return n.rfind(wrapper, 0) == 0;
-      })) {
-    std::map<std::string, torch::Tensor> stripped;
-    for (auto& name : file_order) {
-      stripped[name.substr(wrapper.size())] = file[name];
-      name = name.substr(wrapper.size());
-    }
-    file = std::move(stripped);
-    report.stripped_prefix = wrapper;
-  }
-
-  std::vector<std::pair<std::string, torch::Tensor>> targets;
-  for (const auto& item : model.named_parameters()) targets.emplace_back(item.key(), item.value());
-  for (const auto& item : model.named_buffers()) targets.emplace_back(item.key(), item.value());
-
-  struct Mismatch {
-    std::string name;
-    std::vector<std::int64_t> file_shape, model_shape;
-  };
-  std::vector<Mismatch> mismatches;
-  std::vector<std::pair<torch::Tensor, torch::Tensor>> copies;
-  std::set<std::string> used;
-  for (const auto& [name, target] : targets) {
-    auto found = file.find(name);
-    if (found == file.end()) {
-      report.initialised.push_back(
-          {name, name.size() >= 20 && name.compare(name.size() - 20, 20, "num_batches_tracked") == 0
-                     ? "not in the file (older checkpoints omit it); left at its initial value"
-                     : "not in the file; left as initialised"});
-      continue;
-    }
-    used.insert(name);
-    if (found->second.sizes() != target.sizes()) {
-      mismatches.push_back({name, found->second.sizes().vec(), target.sizes().vec()});
-      continue;
-    }
-    copies.emplace_back(target, found->second);
-    report.loaded.push_back(name);
-  }
-
-  if (!mismatches.empty()) {
-    auto describe = [&](const Mismatch& m) {
-      return fmt::format("'{}' has shape {} in '{}' but {} in the model", m.name,
-                         shape_string(m.file_shape), source, shape_string(m.model_shape));
-    };
-    bool head_only = true;
-    std::string offending;
-    if (!options.head_prefixes.empty()) {
-      for (const auto& m : mismatches) {
-        bool in_head = false;
-        for (const auto& prefix : options.head_prefixes) in_head |= in_module(m.name, prefix);
-        if (!in_head && head_only) {
-          head_only = false;
-          offending = describe(m);
-        }
-      }
-    } else {
-      // A class-count change: rank 1-2 tensors differing only in dimension 0,
-      // all by the same pair of sizes.
-      const auto first = std::make_pair(mismatches[0].file_shape.empty() ? -1 : mismatches[0].file_shape[0],
-                                        mismatches[0].model_shape.empty() ? -1 : mismatches[0].model_shape[0]);
-      for (const auto& m : mismatches) {
-        bool classes = m.file_shape.size() == m.model_shape.size() && !m.file_shape.empty() &&
-                       m.file_shape.size() <= 2 &&
-                       std::equal(m.file_shape.begin() + 1, m.file_shape.end(), m.model_shape.begin() + 1) &&
-                       std::make_pair(m.file_shape[0], m.model_shape[0]) == first;
-        if (!classes && head_only) {
-          head_only = false;
-          offending = describe(m);
-        }
-      }
-    }
-    if (!head_only) {
-      throw Error("cannot load weights: " + offending +
-                  (mismatches.size() > 1 ? fmt::format(" ({} tensors differ in shape)", mismatches.size())
-                                         : std::string()));
-    }
-    for (const auto& m : mismatches) {
-      report.initialised.push_back(
-          {m.name, fmt::format("classification head re-initialised: shape {} in the file, {} in the "
-                               "model (different class count)",
-                               shape_string(m.file_shape), shape_string(m.model_shape))});
-    }
-  }
-
-  for (const auto& name : file_order) {
-    if (!used.count(name)) report.unused.push_back(name);
-  }
-  if (report.loaded.empty()) {
-    throw Error(fmt::format("cannot load weights: none of the {} tensors in '{}' match the model's "
-                            "names (file has e.g. {}; model has e.g. {}); is it for another "
-                            "architecture?",
-                            file_order.size(), source, file_order.empty() ? "nothing" : file_order[0],
-                            targets.empty() ? "nothing" : targets[0].first));
-  }
-  if (options.strict) {
-    std::vector<std::string> missing;
-    for (const auto& entry : report.initialised) {
-      if (!file.count(entry.name)) missing.push_back(entry.name);
-    }
-    if (!missing.empty() || !report.unused.empty()) {
-      throw Error(fmt::format("cannot load weights from '{}' strictly: missing from the file: {}; "
-                              "not in the model: {}",
-                              source, missing.empty() ? "(none)" : list_some(missing),
-                              report.unused.empty() ? "(none)" : list_some(report.unused)));
-    }
-  }
-
-  // Only now that everything checked out, so a failed load leaves the model
-  // untouched.
-  torch::NoGradGuard no_grad;
-  for (auto& [target, value] : copies) target.copy_(value);
-  return report;
-}
-
-WeightsReport load_weights(ClassifierModel& model, const std::string& path,
-                           const WeightsOptions& options) {
-  const auto size = file_size_or_throw(path);
-  const auto format = detect(path, size);
-  auto state = read_state_dict(path);
-  auto report = load_state_dict(model, state, path, options);
-  report.format = format == Format::TorchZip      ? "pytorch-zip"
-                  : format == Format::TorchLegacy ? "pytorch-legacy"
-                                                  : "safetensors";
-  return report;
-}
-
-std::string WeightsReport::summary() const {
-  std::vector<std::string> head, missing;
-  for (const auto& entry : initialised) {
-    (entry.reason.rfind("classification head", 0) == 0 ? head : missing).push_back(entry.name);
-  }
-  std::string text = fmt::format("Loaded {} of {} model tensors from '{}'{}", loaded.size(),
-                                 loaded.size() + initialised.size(), file,
-                                 format.empty() ? "" : " (" + format + ")");
-  if (!stripped_prefix.empty()) text += fmt::format(", after removing the '{}' key prefix", stripped_prefix);
-  text += ".";
-  if (!head.empty()) {
-    text += fmt::format(" The classification head ({}) was re-initialised because the file was "
-                        "trained for a different number of classes.",
-                        list_some(head));
-  }
-  if (!missing.empty()) {
-    text += fmt::format(" {} tensor{} not in the file kept {} initial value{}: {}.", missing.size(),
-                        missing.size() == 1 ? "" : "s", missing.size() == 1 ? "its" : "their",
-                        missing.size() == 1 ? "" : "s", list_some(missing));
-  }
-  if (!unused.empty()) {
-    text += fmt::format(" {} tensor{} in the file matched nothing in the model and {} ignored: {}.",
-                        unused.size(), unused.size() == 1 ? "" : "s",
-                        unused.size() == 1 ? "was" : "were", list_some(unused));
-  }
-  if (head.empty() && missing.empty() && unused.empty()) {
-    text += " Every tensor matched by name and shape.";
-  }
-  return text;
-}
-
-}  // namespace cerebra
+}  // namespace cerebra::detail
