@@ -44,7 +44,7 @@ bootstrap = 20
             std::string::npos);
   auto eval = run_command(cli() + " eval " + run.string());
   ASSERT_EQ(eval.exit_code, 0) << eval.output;
-  auto again = read_json(run / "eval" / "test" / "metrics.json")["metrics"];
+  auto again = read_json(run / "eval" / "metrics.json")["metrics"];
   EXPECT_EQ(again["f1"]["average"], "weighted");
   EXPECT_EQ(again["f1"]["value"], test["f1"]["value"]);
 }
