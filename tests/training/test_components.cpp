@@ -8,21 +8,13 @@
 #include "cerebra/host.h"
 #include "cerebra/schedule.h"
 #include "cerebra/training.h"
+#include "plugin_host.h"
 
 using namespace cerebra;
 
 namespace {
 
-Host& host() {
-  static Host instance([] {
-    HostOptions options;
-    options.plugin_paths = {CEREBRA_PLUGIN_DIR};
-    options.use_environment = false;
-    options.use_default_path = false;
-    return options;
-  }());
-  return instance;
-}
+Host& host() { return cerebra::testing::built_plugins(); }
 
 template <class T>
 std::unique_ptr<T> make(const char* kind, const char* name, std::map<std::string, Value> values = {}) {
