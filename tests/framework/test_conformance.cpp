@@ -8,12 +8,12 @@
 #include "cerebra/architecture.h"
 #include "cerebra/host.h"
 #include "cerebra/pipeline.h"
-#include "plugin_host.h"
+#include "run_support.h"
 
 using namespace cerebra;
 
 namespace {
-Host& host() { return cerebra::testing::built_plugins(); }
+Host& host() { return cerebra::testing::build_tree_host(); }
 }  // namespace
 
 TEST(Conformance, EveryPluginLoads) {

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cerebra/pipeline.h"
-#include "plugin_host.h"
+#include "run_support.h"
 #include "test_support.h"
 
 using namespace cerebra;
@@ -14,7 +14,7 @@ using cerebra::testing::write_text;
 
 namespace {
 
-const Registry& registry() { return cerebra::testing::built_plugins().registry(); }
+const Registry& registry() { return cerebra::testing::build_tree_host().registry(); }
 
 // The diagnostics of `text` as a pipeline file (none when it is valid).
 std::vector<Diagnostic> problems(const TempDir& dir, const std::string& text) {

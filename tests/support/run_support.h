@@ -7,7 +7,10 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+
+#include "cerebra/host.h"
 
 namespace cerebra::testing {
 
@@ -62,6 +65,26 @@ inline std::vector<nlohmann::json> read_metrics(const std::filesystem::path& run
   std::ifstream in(run / "metrics.jsonl");
   for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
   return lines;
+}
+
+// The one run directory a test's output folder holds.
+inline std::filesystem::path only_run(const std::filesystem::path& output) {
+  std::vector<std::filesystem::path> runs;
+  for (const auto& entry : std::filesystem::directory_iterator(output)) runs.push_back(entry.path());
+  EXPECT_EQ(runs.size(), 1u) << output;
+  return runs.empty() ? std::filesystem::path() : runs[0];
+}
+
+// A host with this build's plugins only, shared by a test program.
+inline Host& build_tree_host() {
+  static Host instance([] {
+    HostOptions options;
+    options.plugin_paths = {CEREBRA_PLUGIN_DIR};
+    options.use_environment = false;
+    options.use_default_path = false;
+    return options;
+  }());
+  return instance;
 }
 
 }  // namespace cerebra::testing

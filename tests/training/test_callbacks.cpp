@@ -12,6 +12,7 @@
 
 namespace fs = std::filesystem;
 using cerebra::testing::cli;
+using cerebra::testing::only_run;
 using cerebra::testing::read_json;
 using cerebra::testing::read_metrics;
 using cerebra::testing::read_text;
@@ -20,13 +21,6 @@ using cerebra::testing::TempDir;
 using cerebra::testing::write_text;
 
 namespace {
-
-fs::path only_run(const fs::path& output) {
-  std::vector<fs::path> runs;
-  for (const auto& entry : fs::directory_iterator(output)) runs.push_back(entry.path());
-  EXPECT_EQ(runs.size(), 1u);
-  return runs.empty() ? fs::path() : runs[0];
-}
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;

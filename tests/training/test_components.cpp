@@ -8,13 +8,13 @@
 #include "cerebra/host.h"
 #include "cerebra/schedule.h"
 #include "cerebra/training.h"
-#include "plugin_host.h"
+#include "run_support.h"
 
 using namespace cerebra;
 
 namespace {
 
-Host& host() { return cerebra::testing::built_plugins(); }
+Host& host() { return cerebra::testing::build_tree_host(); }
 
 template <class T>
 std::unique_ptr<T> make(const char* kind, const char* name, std::map<std::string, Value> values = {}) {

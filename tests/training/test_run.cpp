@@ -12,6 +12,7 @@
 
 namespace fs = std::filesystem;
 using cerebra::testing::cli;
+using cerebra::testing::only_run;
 using cerebra::testing::read_json;
 using cerebra::testing::read_metrics;
 using cerebra::testing::run_command;
@@ -22,13 +23,6 @@ using nlohmann::json;
 namespace {
 
 const std::string kPipeline = cerebra::testing::tiny_pipeline(3);
-
-fs::path only_run(const fs::path& output) {
-  std::vector<fs::path> runs;
-  for (const auto& entry : fs::directory_iterator(output)) runs.push_back(entry.path());
-  EXPECT_EQ(runs.size(), 1u);
-  return runs.empty() ? fs::path() : runs[0];
-}
 
 }  // namespace
 

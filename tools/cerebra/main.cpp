@@ -18,7 +18,8 @@ const char* kUsage = R"(Usage: cerebra <command> [options]
 
 Commands:
   list [KIND]            registered components (KIND: dataset, transform,
-                         architecture, metric), or `list plugins`
+                         architecture, metric, loss, optimizer, schedule,
+                         objective, callback), or `list plugins`
   inspect NAME           a component's parameters (or a pipeline section's)
   validate PIPELINE      check a pipeline file; prints every problem
   run PIPELINE           train and evaluate a pipeline
