@@ -1,11 +1,31 @@
 #include "cerebra/architecture.h"
 #include "cerebra/training.h"
 
+#include <nlohmann/json.hpp>
+
 namespace cerebra {
 
 Architecture::~Architecture() = default;
 Loss::~Loss() = default;
 Optimizer::~Optimizer() = default;
 Objective::~Objective() = default;
+
+// Here rather than in architecture_info.cpp because the cast needs the
+// Architecture class, which needs torch; callers stay torch-free.
+ArchitectureInfo architecture_info(const Registry& registry, const std::string& name,
+                                   const Parameters& parameters) {
+  return registry.create_as<Architecture>(kinds::architecture, name, parameters)->info();
+}
+
+std::optional<ArchitectureInfo> info_of(const Component& component) {
+  const auto* architecture = dynamic_cast<const Architecture*>(&component);
+  if (!architecture) return std::nullopt;
+  return architecture->info();
+}
+
+nlohmann::json describe_architecture(const Registry& registry, const std::string& name,
+                                     const Parameters& parameters) {
+  return to_json(architecture_info(registry, name, parameters));
+}
 
 }  // namespace cerebra

@@ -7,6 +7,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "pipeline/component_checks.h"
+#include "pipeline/metric_tables.h"
+
 namespace cerebra {
 
 namespace {
@@ -123,7 +126,7 @@ std::vector<SectionSpec> make_sections() {
   {
     Schema& s = settings("evaluation", "What is measured on validation and test splits");
     s.add_strings("metrics", {"accuracy", "precision", "sensitivity", "specificity", "f1"},
-                  "Metric components to report")
+                  "Metric components to report; a table [evaluation.NAME] sets the parameters of one")
         .names_components(kinds::metric);
     s.add_int("bootstrap", 0, "Bootstrap resamples for 95% confidence intervals; 0 for none")
         .range(0, 100000);
@@ -364,7 +367,9 @@ Pipeline resolve_pipeline(const ConfigNode& root, const Registry& registry) {
           table = without_moved_keys(*node, section, label, diagnostics);
         }
         std::vector<Diagnostic> own;
-        pipeline.settings[section.name] = resolve_parameters(table, section.schema, &registry, {}, own);
+        // [evaluation]'s tables parametrise its metrics (resolve_metrics).
+        auto nested = section.name == "evaluation" ? detail::metric_table_keys(node) : std::vector<std::string>{};
+        pipeline.settings[section.name] = resolve_parameters(table, section.schema, &registry, nested, own);
         for (auto& diagnostic : own) {
           diagnostic.message = label + ": " + diagnostic.message;
           diagnostics.push_back(std::move(diagnostic));
@@ -436,6 +441,10 @@ Pipeline resolve_pipeline(const ConfigNode& root, const Registry& registry) {
       }
     }
   }
+
+  pipeline.metrics = detail::resolve_metrics(root, pipeline.section("evaluation"), registry, diagnostics);
+  // What the components declare about themselves (sizes, random or not).
+  if (diagnostics.empty()) detail::check_components(pipeline, registry, diagnostics);
 
   if (!diagnostics.empty()) throw ConfigError(std::move(diagnostics));
   return pipeline;
@@ -511,7 +520,7 @@ std::string Pipeline::to_toml() const {
         break;
     }
   }
-  return out;
+  return out + detail::metric_tables_toml(metrics);
 }
 
 nlohmann::json Pipeline::to_json() const {
@@ -522,6 +531,9 @@ nlohmann::json Pipeline::to_json() const {
     return c;
   };
   for (const auto& [name, parameters] : settings) j[name] = parameters.to_json();
+  for (const auto& metric : metrics) {
+    if (!metric.parameters.values().empty()) j["evaluation"][metric.name] = metric.parameters.to_json();
+  }
   for (const auto& section : pipeline_sections()) {
     if (section.shape == SectionSpec::Shape::Component) {
       const ComponentConfig& config = component(section.name);

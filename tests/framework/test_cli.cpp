@@ -162,3 +162,41 @@ TEST(Cli, ValidateReportsProblemsWithPositionsAndExitsTwo) {
   EXPECT_EQ(fixed.exit_code, 0) << fixed.output;
   EXPECT_TRUE(contains(fixed.output, "valid")) << fixed.output;
 }
+
+TEST(Cli, InspectShowsWhatAnArchitectureDeclares) {
+  auto text = run_command(cli() + " inspect cnn");
+  ASSERT_EQ(text.exit_code, 0) << text.output;
+  for (const char* part : {"input size: 64x64 by default; takes exactly 64x64 (set by its input_size parameter)",
+                           "normalisation: mean 0, 0, 0; std 1, 1, 1", "Grad-CAM layer: conv3", "head group: head",
+                           "block1", "fc1, fc2"}) {
+    EXPECT_TRUE(contains(text.output, part)) << part << "\n" << text.output;
+  }
+
+  auto json = nlohmann::json::parse(run_command(cli() + " inspect architecture/inception_v3 --json").output);
+  const auto& architecture = json.at("architecture");
+  EXPECT_EQ(architecture.at("input_size"), 299);
+  EXPECT_EQ(architecture.at("accepted_input").at("min_size"), 299);
+  EXPECT_EQ(architecture.at("accepted_input").at("fixed"), false);
+  EXPECT_EQ(architecture.at("head_group"), "head");
+  EXPECT_EQ(architecture.at("gradcam_layer"), "Mixed_7c");
+  EXPECT_EQ(architecture.at("layer_groups").at(0).at("name"), "stem");
+  EXPECT_EQ(architecture.at("mean").size(), 3u);
+
+  // `list --json` carries the same for every architecture.
+  auto list = nlohmann::json::parse(run_command(cli() + " list architecture --json").output);
+  for (const auto& component : list) EXPECT_TRUE(component.at("architecture").contains("layer_groups")) << component;
+}
+
+TEST(Cli, ValidateAndRunRefuseAPreprocessingTheModelCannotTake) {
+  TempDir dir;
+  write_text(dir.file("p.toml"),
+             "[dataset]\ntype = \"synthetic\"\n[[preprocess]]\ntype = \"resize\"\nsize = 128\n[model]\ntype = \"cnn\"\n");
+  const std::string expected = dir.file("p.toml") + ":3:1: [[preprocess]] #1 (resize): gives 128x128 images, but "
+                                                    "[model] (cnn, " + dir.file("p.toml") + ":6:1) takes exactly 64x64";
+  for (const char* verb : {" validate ", " run "}) {
+    auto result = run_command(cli() + verb + dir.file("p.toml") + " --set run.output=" + dir.file("runs") + " 2>&1");
+    EXPECT_EQ(result.exit_code, 2) << result.output;
+    EXPECT_TRUE(contains(result.output, expected)) << result.output;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.file("runs")));
+}

@@ -415,3 +415,35 @@ TEST(Architecture, OutputsMatchTorchvisionWithItsWeights) {
         << "max difference " << (logits - expected).abs().max().item<double>();
   }
 }
+
+// The declared minimum input sizes are the real ones: one pixel less fails.
+TEST(Architecture, DeclaredMinimumInputSizesAreTight) {
+  auto forward_fails = [](ClassifierModel& model, std::int64_t side) {
+    try {
+      eval_logits(model, 1, side);
+      return false;
+    } catch (const std::exception&) {
+      return true;
+    }
+  };
+  auto vgg = architecture("vgg16");
+  EXPECT_EQ(vgg->info().min_input_size, 32);
+  auto vgg_model = vgg->build(2);
+  EXPECT_FALSE(forward_fails(*vgg_model, 32));
+  EXPECT_TRUE(forward_fails(*vgg_model, 31));
+
+  Parameters no_aux;
+  no_aux.set("aux_logits", false);
+  auto inception = architecture("inception_v3", no_aux);
+  EXPECT_EQ(inception->info().min_input_size, 75);
+  EXPECT_EQ(architecture("inception_v3")->info().min_input_size, 299);  // the auxiliary head's need
+  auto inception_model = inception->build(2);
+  EXPECT_FALSE(forward_fails(*inception_model, 75));
+  EXPECT_TRUE(forward_fails(*inception_model, 74));
+  // InceptionV3TrainingReturnsAuxLogits and InceptionV3AuxHeadRejectsSmallInputsClearly
+  // cover 299 with the auxiliary head.
+
+  auto resnet = architecture("resnet50");
+  EXPECT_EQ(resnet->info().min_input_size, 1);
+  EXPECT_FALSE(forward_fails(*resnet->build(2), 1));
+}

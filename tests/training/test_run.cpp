@@ -105,7 +105,7 @@ TEST(Run, ErrorsBeforeTrainingNameTheProblem) {
   TempDir dir;
   write_text(dir.file("bad.toml"), std::string(kPipeline) + "[[preprocess]]\ntype = \"random_flip\"\n");
   auto result = run_command(cli() + " run " + dir.file("bad.toml") + " --set run.output=" + dir.file("runs"));
-  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_EQ(result.exit_code, 2) << result.output;  // caught by validation, at the stage's table
   EXPECT_NE(result.output.find("[[preprocess]] #2 (random_flip): a random stage in the wrong section"),
             std::string::npos)
       << result.output;

@@ -12,6 +12,7 @@
 #include "cerebra/host.h"
 #include "cerebra/pipeline.h"
 #include "cerebra/run.h"
+#include "architecture_view.h"
 #include "cerebra/run_directory.h"
 #include "table.h"
 
@@ -45,10 +46,12 @@ std::unique_ptr<Host> open_host(const CommonOptions& common, bool quiet_failures
   return host;
 }
 
-nlohmann::json component_json(const ComponentInfo& info) {
-  return {{"kind", info.kind},           {"name", info.name},
-          {"summary", info.summary},     {"plugin", info.plugin_name},
-          {"plugin_file", info.plugin_file}, {"parameters", info.schema.to_json()}};
+nlohmann::json component_json(const Registry& registry, const ComponentInfo& info) {
+  nlohmann::json out = {{"kind", info.kind},           {"name", info.name},
+                        {"summary", info.summary},     {"plugin", info.plugin_name},
+                        {"plugin_file", info.plugin_file}, {"parameters", info.schema.to_json()}};
+  if (info.kind == kinds::architecture) out["architecture"] = architecture_json(registry, info);
+  return out;
 }
 
 void print_schema(const Schema& schema) {
@@ -111,7 +114,7 @@ int command_list(const CommonOptions& common, const std::string& kind) {
   auto components = host->registry().list(kind);
   if (common.json) {
     nlohmann::json out = nlohmann::json::array();
-    for (const auto* info : components) out.push_back(component_json(*info));
+    for (const auto* info : components) out.push_back(component_json(host->registry(), *info));
     std::cout << out.dump(2) << "\n";
     return kOk;
   }
@@ -167,7 +170,7 @@ int command_inspect(const CommonOptions& common, const std::string& name) {
 
   if (common.json) {
     nlohmann::json out = nlohmann::json::array();
-    for (const auto* info : matches) out.push_back(component_json(*info));
+    for (const auto* info : matches) out.push_back(component_json(registry, *info));
     std::cout << (out.size() == 1 ? out[0] : out).dump(2) << "\n";
     return kOk;
   }
@@ -182,6 +185,7 @@ int command_inspect(const CommonOptions& common, const std::string& name) {
     } else {
       print_schema(info->schema);
     }
+    if (info->kind == kinds::architecture) std::cout << "\n" << architecture_text(architecture_json(registry, *info));
   }
   return kOk;
 }

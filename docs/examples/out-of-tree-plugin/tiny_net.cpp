@@ -34,6 +34,7 @@ class TinyNet : public cerebra::Architecture {
   cerebra::ArchitectureInfo info() const override {
     cerebra::ArchitectureInfo info;
     info.input_size = 64;
+    info.min_input_size = 2;  // one 2x2 pool, then adaptive pooling takes any map
     info.mean = {0.5, 0.5, 0.5};
     info.std = {0.5, 0.5, 0.5};
     info.layer_groups = {{"block1", {"block1"}}, {"block2", {"block2"}}, {"head", {"fc"}}};

@@ -1,5 +1,5 @@
 // Interface of `architecture` components. This header needs torch; include it
-// only where a model is built or trained.
+// only where a model is built or trained (architecture_info.h has the rest).
 #pragma once
 
 #include <memory>
@@ -9,22 +9,10 @@
 
 #include <torch/torch.h>
 
+#include "cerebra/architecture_info.h"
 #include "cerebra/registry.h"
 
 namespace cerebra {
-
-struct LayerGroup {
-  std::string name;                       // "layer4", "head", ...
-  std::vector<std::string> module_prefixes;  // parameter-name prefixes in the group
-};
-
-struct ArchitectureInfo {
-  std::int64_t input_size = 224;  // default square input
-  std::vector<double> mean{0.485, 0.456, 0.406};  // default normalisation
-  std::vector<double> std{0.229, 0.224, 0.225};
-  std::vector<LayerGroup> layer_groups;  // input to output; the head is last
-  std::string gradcam_layer;             // module whose activations Grad-CAM uses
-};
 
 // Names and tensors in file order: a state dict, as weights files hold it.
 using StateDict = std::vector<std::pair<std::string, torch::Tensor>>;

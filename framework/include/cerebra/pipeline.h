@@ -50,6 +50,8 @@ struct Pipeline {
   ComponentConfig schedule;
   ComponentConfig objective;
   std::vector<ComponentConfig> callbacks;
+  // [evaluation] metrics in order, each with its [evaluation.NAME] parameters.
+  std::vector<ComponentConfig> metrics;
 
   // The field behind a Component / ComponentList section, by section name.
   ComponentConfig& component(const std::string& section);

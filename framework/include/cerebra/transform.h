@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <random>
 
 #include <opencv2/core.hpp>
@@ -25,6 +26,15 @@ class Transform : public Component {
   // practically the same output, so a loader may decode images at a reduced
   // scale for it (see LoadHint). Empty, the default, for every other stage.
   virtual cv::Size accepts_reduced_input() const { return {}; }
+  // The size of the images this stage gives for inputs of size `input`
+  // (empty: the input size is not known), so a pipeline can be checked
+  // against its architecture before any image is read. Empty, the default,
+  // when it cannot be told without the image (crop_brain); a stage that keeps
+  // the size returns `input`, one that makes a fixed size returns that size.
+  virtual std::optional<cv::Size> output_size(const std::optional<cv::Size>& input) const {
+    (void)input;
+    return std::nullopt;
+  }
 };
 
 // Portable draws from the loader's generator. std::mt19937_64 is specified

@@ -16,6 +16,7 @@
 #include "cerebra/dataset.h"
 #include "cerebra/memory.h"
 #include "cerebra/metric.h"
+#include "../pipeline/metric_tables.h"
 #include "cerebra/run_directory.h"
 #include "model_runtime.h"
 
@@ -137,7 +138,7 @@ EvaluationSettings evaluation_settings(const Pipeline& pipeline, const torch::De
   EvaluationSettings settings;
   settings.class_names = std::move(class_names);
   settings.positive_class = positive_class;
-  settings.metrics = evaluation.get_strings("metrics");
+  settings.metrics = pipeline.metrics;
   settings.bootstrap = evaluation.get_int("bootstrap");
   settings.bootstrap_seed = static_cast<std::uint64_t>(evaluation.get_int("bootstrap_seed"));
   settings.device = device;
@@ -169,14 +170,16 @@ EvaluationReport evaluate_model(ClassifierModel& model, const Registry& registry
                                 ImageLoader& loader, bool keep_predictions, FeatureCache* feature_cache) {
   torch::NoGradGuard no_grad;
   model.eval();
-  MetricContext context;
-  context.class_names = settings.class_names;
-  context.positive_class = settings.positive_class;
-  context.bootstrap = keep_predictions ? settings.bootstrap : 0;
-  context.bootstrap_seed = settings.bootstrap_seed;
   std::vector<std::pair<std::string, std::unique_ptr<Metric>>> metrics;
-  for (const auto& name : settings.metrics) {
-    metrics.emplace_back(name, registry.create_as<Metric>(kinds::metric, name, {}));
+  for (const auto& config : settings.metrics) {
+    const MetricSetup setup = metric_setup(config, settings.bootstrap, settings.bootstrap_seed);
+    MetricContext context;
+    context.class_names = settings.class_names;
+    context.positive_class = settings.positive_class;
+    // Intervals only where predictions are kept: the final evaluations, not every epoch's.
+    context.bootstrap = keep_predictions ? setup.bootstrap : 0;
+    context.bootstrap_seed = setup.bootstrap_seed;
+    metrics.emplace_back(config.name, registry.create_as<Metric>(kinds::metric, config.name, setup.parameters));
     metrics.back().second->reset(context);
   }
   EvaluationReport result;

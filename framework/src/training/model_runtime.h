@@ -42,7 +42,7 @@ void load_model_state(torch::nn::Module& model, torch::serialize::InputArchive& 
 struct EvaluationSettings {
   std::vector<std::string> class_names;
   int positive_class = -1;
-  std::vector<std::string> metrics;  // metric component names
+  std::vector<ComponentConfig> metrics;  // the pipeline's metrics with their parameters
   std::int64_t bootstrap = 0;
   std::uint64_t bootstrap_seed = 7;
   torch::Device device = torch::kCPU;

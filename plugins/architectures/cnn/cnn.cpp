@@ -76,6 +76,8 @@ class Cnn : public cerebra::Architecture {
   cerebra::ArchitectureInfo info() const override {
     cerebra::ArchitectureInfo info;
     info.input_size = input_size_;
+    info.fixed_input = true;  // fc1 is sized for this input and no other
+    info.input_note = "set by its input_size parameter";
     info.mean = {0.0, 0.0, 0.0};  // the study rescales to [0, 1] only
     info.std = {1.0, 1.0, 1.0};
     info.layer_groups = {{"block1", {"conv1"}},

@@ -338,17 +338,25 @@ class InceptionV3 : public cerebra::Architecture {
   cerebra::ArchitectureInfo info() const override {
     cerebra::ArchitectureInfo info;
     info.input_size = 299;
+    // Unpadded stride-2 layers: 75 leaves a 1x1 map after Mixed_7a (as
+    // torchvision states); the auxiliary head needs 17x17 at Mixed_6e (299).
+    info.min_input_size = aux_logits_ ? 299 : 75;
+    if (aux_logits_) info.input_note = "for the auxiliary head; 75x75 with aux_logits = false";
     info.mean = {0.485, 0.456, 0.406};
     info.std = {0.229, 0.224, 0.225};
     info.layer_groups = {
         {"stem", {"Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "Conv2d_3b_1x1", "Conv2d_4a_3x3"}},
         {"mixed_5", {"Mixed_5b", "Mixed_5c", "Mixed_5d"}},
-        {"mixed_6", {"Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e", "AuxLogits.conv0",
-                     "AuxLogits.conv1"}},
+        {"mixed_6", {"Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e"}},
         {"mixed_7", {"Mixed_7a", "Mixed_7b", "Mixed_7c"}},
-        // Both classifiers: their shapes follow the class count, so a
-        // different one re-initialises both when published weights load.
-        {"head", {"fc", "AuxLogits.fc"}}};
+        {"head", {"fc"}}};
+    if (aux_logits_) {  // its modules exist only with the auxiliary head
+      auto& mixed_6 = info.layer_groups[2].module_prefixes;
+      mixed_6.insert(mixed_6.end(), {"AuxLogits.conv0", "AuxLogits.conv1"});
+      // Both classifiers: their shapes follow the class count, so a
+      // different one re-initialises both when published weights load.
+      info.layer_groups.back().module_prefixes.push_back("AuxLogits.fc");
+    }
     info.gradcam_layer = "Mixed_7c";
     return info;
   }

@@ -129,6 +129,10 @@ class ResNet50 : public cerebra::Architecture {
   cerebra::ArchitectureInfo info() const override {
     cerebra::ArchitectureInfo info;
     info.input_size = 224;
+    // Every stride-2 layer is padded, so even 1x1 gives a 1x1 map, and the
+    // adaptive pool takes any map. (Batch norm in training still needs more
+    // than one value per channel: below 33x33, batches of one image fail.)
+    info.min_input_size = 1;
     info.mean = {0.485, 0.456, 0.406};
     info.std = {0.229, 0.224, 0.225};
     info.layer_groups = {{"stem", {"conv1", "bn1"}},

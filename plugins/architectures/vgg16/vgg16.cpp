@@ -76,6 +76,9 @@ class Vgg16 : public cerebra::Architecture {
   cerebra::ArchitectureInfo info() const override {
     cerebra::ArchitectureInfo info;
     info.input_size = 224;
+    // Five 2x2 pools need 32 pixels for a 1x1 map; the adaptive pool makes
+    // the 7x7 the classifier expects from any map.
+    info.min_input_size = 32;
     info.mean = {0.485, 0.456, 0.406};
     info.std = {0.229, 0.224, 0.225};
     // One group per convolution block, each ending with its max pool; the

@@ -36,6 +36,7 @@ class RandomFlip : public cerebra::Transform {
   explicit RandomFlip(const cerebra::Parameters& p)
       : horizontal_(p.get_float("horizontal")), vertical_(p.get_float("vertical")) {}
   bool is_random() const override { return true; }
+  std::optional<cv::Size> output_size(const std::optional<cv::Size>& input) const override { return input; }
   cv::Mat apply(const cv::Mat& image, std::mt19937_64& rng) const override {
     bool h = random_chance(rng, horizontal_);
     bool v = random_chance(rng, vertical_);
@@ -66,6 +67,7 @@ class RandomAffine : public cerebra::Transform {
     }
   }
   bool is_random() const override { return true; }
+  std::optional<cv::Size> output_size(const std::optional<cv::Size>& input) const override { return input; }
 
   cv::Mat apply(const cv::Mat& image, std::mt19937_64& rng) const override {
     const bool fire = random_chance(rng, probability_);
@@ -106,6 +108,7 @@ class RandomBrightnessContrast : public cerebra::Transform {
   explicit RandomBrightnessContrast(const cerebra::Parameters& p)
       : probability_(p.get_float("p")), brightness_(p.get_float("brightness")), contrast_(p.get_float("contrast")) {}
   bool is_random() const override { return true; }
+  std::optional<cv::Size> output_size(const std::optional<cv::Size>& input) const override { return input; }
 
   cv::Mat apply(const cv::Mat& image, std::mt19937_64& rng) const override {
     const bool fire = random_chance(rng, probability_);
@@ -127,6 +130,7 @@ class GaussianNoise : public cerebra::Transform {
  public:
   explicit GaussianNoise(const cerebra::Parameters& p) : probability_(p.get_float("p")), sigma_(p.get_float("sigma")) {}
   bool is_random() const override { return true; }
+  std::optional<cv::Size> output_size(const std::optional<cv::Size>& input) const override { return input; }
 
   cv::Mat apply(const cv::Mat& image, std::mt19937_64& rng) const override {
     if (!random_chance(rng, probability_)) return image;
@@ -156,6 +160,9 @@ class RandomCrop : public cerebra::Transform {
         pad_(p.get_bool("pad_if_needed")),
         fill_(p.get_float("fill")) {}
   bool is_random() const override { return true; }
+  std::optional<cv::Size> output_size(const std::optional<cv::Size>&) const override {
+    return cv::Size(width_, height_);
+  }
 
   cv::Mat apply(const cv::Mat& image, std::mt19937_64& rng) const override {
     cv::Mat source = image;

@@ -34,6 +34,9 @@ class Resize : public cerebra::Transform {
   }
   bool is_random() const override { return false; }
   cv::Size accepts_reduced_input() const override { return {width_, height_}; }
+  std::optional<cv::Size> output_size(const std::optional<cv::Size>&) const override {
+    return cv::Size(width_, height_);  // stretch and pad both give exactly this
+  }
 
   cv::Mat apply(const cv::Mat& image, std::mt19937_64&) const override {
     if (image.empty()) throw cerebra::Error("resize: empty image");

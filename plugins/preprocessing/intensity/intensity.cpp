@@ -28,6 +28,7 @@ class ToRgb : public cerebra::Transform {
  public:
   explicit ToRgb(const cerebra::Parameters&) {}
   bool is_random() const override { return false; }
+  std::optional<cv::Size> output_size(const std::optional<cv::Size>& input) const override { return input; }
   cv::Mat apply(const cv::Mat& image, std::mt19937_64&) const override { return three_channels(image); }
 };
 
@@ -35,6 +36,7 @@ class ToGrayscale : public cerebra::Transform {
  public:
   explicit ToGrayscale(const cerebra::Parameters& p) : keep_channels_(p.get_bool("keep_channels")) {}
   bool is_random() const override { return false; }
+  std::optional<cv::Size> output_size(const std::optional<cv::Size>& input) const override { return input; }
   cv::Mat apply(const cv::Mat& image, std::mt19937_64&) const override {
     cv::Mat gray;
     if (image.channels() == 1) gray = image;
@@ -103,6 +105,7 @@ class Normalize : public cerebra::Transform {
     }
   }
   bool is_random() const override { return false; }
+  std::optional<cv::Size> output_size(const std::optional<cv::Size>& input) const override { return input; }
 
   cv::Mat apply(const cv::Mat& image, std::mt19937_64&) const override {
     cv::Mat source = image;
@@ -156,6 +159,7 @@ class Clahe : public cerebra::Transform {
   explicit Clahe(const cerebra::Parameters& p)
       : clip_(p.get_float("clip_limit")), tiles_(static_cast<int>(p.get_int("tile_grid"))) {}
   bool is_random() const override { return false; }
+  std::optional<cv::Size> output_size(const std::optional<cv::Size>& input) const override { return input; }
 
   cv::Mat apply(const cv::Mat& image, std::mt19937_64&) const override {
     if (image.depth() != CV_8U) throw cerebra::Error("clahe: needs an 8-bit image; place it before normalize");
