@@ -17,16 +17,16 @@ namespace {
 
 class OutOfTree : public ::testing::Test {
  protected:
-  // Inside the build tree, so ccache sees the same paths every time.
-  static fs::path work() { return fs::path(CEREBRA_BINARY_DIR) / "out-of-tree"; }
+  // Inside the build tree, so ccache sees the same paths every time; one
+  // folder per test, since ctest runs the tests as parallel processes.
+  static fs::path work() {
+    return fs::path(CEREBRA_BINARY_DIR) / "out-of-tree" / ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  }
   static fs::path prefix() { return work() / "prefix"; }
 
-  static void SetUpTestSuite() {
+  void SetUp() override {
     fs::remove_all(work());
     install_ = run_command("cmake --install " CEREBRA_BINARY_DIR " --prefix " + prefix().string());
-  }
-
-  void SetUp() override {
     ASSERT_EQ(install_.exit_code, 0) << install_.output;
     ASSERT_TRUE(fs::exists(prefix() / "lib" / "cmake" / "Cerebra" / "CerebraConfig.cmake"));
     ASSERT_TRUE(fs::exists(prefix() / "include" / "cerebra" / "plugin_abi.h"));
@@ -48,7 +48,7 @@ class OutOfTree : public ::testing::Test {
     return build;
   }
 
-  static inline cerebra::testing::CommandResult install_;
+  cerebra::testing::CommandResult install_;
 };
 
 }  // namespace
