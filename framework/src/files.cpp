@@ -1,6 +1,7 @@
 #include "cerebra/files.h"
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,7 +17,20 @@ namespace cerebra {
 
 namespace {
 
-std::string reason(int error_number) { return std::strerror(error_number); }
+// The system's reason, with the free space when the disk is the likely cause.
+std::string reason(int error_number, const std::string& path = "") {
+  std::string text = std::strerror(error_number);
+  if (path.empty() || (error_number != ENOSPC && error_number != EDQUOT)) return text;
+  std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  struct statvfs disk {};
+  if (::statvfs(folder.empty() ? "." : folder.c_str(), &disk) == 0) {
+    const double free_mb = static_cast<double>(disk.f_bavail) * static_cast<double>(disk.f_frsize) / (1024.0 * 1024.0);
+    char buffer[64];
+    std::snprintf(buffer, sizeof buffer, "; %.1f MB free there", free_mb);
+    text += buffer;
+  }
+  return text;
+}
 
 // Makes a rename inside `folder` durable; best effort, since some file
 // systems refuse to fsync a directory and the data itself is already safe.
@@ -41,13 +55,13 @@ bool write_and_sync(std::FILE* file, const std::string& text) {
 void write_file_atomically(const std::string& path, const std::string& text) {
   const std::string temporary = path + ".tmp";
   std::FILE* file = std::fopen(temporary.c_str(), "wb");
-  if (!file) throw Error(path + ": cannot write: " + reason(errno));
+  if (!file) throw Error(path + ": cannot write: " + reason(errno, path));
   bool ok = write_and_sync(file, text);
   int saved_errno = errno;
   ok = std::fclose(file) == 0 && ok;
   if (!ok) {
     std::remove(temporary.c_str());
-    throw Error(path + ": write failed (" + reason(saved_errno ? saved_errno : errno) +
+    throw Error(path + ": write failed (" + reason(saved_errno ? saved_errno : errno, path) +
                 "); the previous file, if any, is unchanged");
   }
   if (std::rename(temporary.c_str(), path.c_str()) != 0) {
@@ -60,11 +74,15 @@ void write_file_atomically(const std::string& path, const std::string& text) {
 
 void append_line_durably(const std::string& path, const std::string& line) {
   std::FILE* file = std::fopen(path.c_str(), "ab");
-  if (!file) throw Error(path + ": cannot append: " + reason(errno));
+  if (!file) throw Error(path + ": cannot append: " + reason(errno, path));
+  std::fseek(file, 0, SEEK_END);
+  const long before = std::ftell(file);
   bool ok = write_and_sync(file, line + "\n");
   int saved_errno = errno;
+  // Never leave half a line: cut the file back to where it was.
+  if (!ok && before >= 0 && ::ftruncate(fileno(file), before) == 0) ::fsync(fileno(file));
   ok = std::fclose(file) == 0 && ok;
-  if (!ok) throw Error(path + ": cannot append (" + reason(saved_errno ? saved_errno : errno) + ")");
+  if (!ok) throw Error(path + ": cannot append (" + reason(saved_errno ? saved_errno : errno, path) + ")");
 }
 
 std::string read_file(const std::string& path) {

@@ -37,6 +37,7 @@ const char* to_string(PluginStatus status) {
     case PluginStatus::FrameworkMismatch: return "framework version mismatch";
     case PluginStatus::RegisterThrew: return "register threw";
     case PluginStatus::DuplicateComponent: return "duplicate component";
+    case PluginStatus::FolderUnreadable: return "plugin folder cannot be read";
   }
   return "?";
 }
@@ -52,6 +53,21 @@ std::vector<std::string> split_path_list(const std::string& text) {
     start = end + 1;
   }
   return out;
+}
+
+bool looks_like_library(const fs::path& path);
+
+// The plugin libraries in `folder`, or why the folder cannot be listed.
+std::string list_libraries(const std::string& folder, std::vector<fs::path>& files) {
+  std::error_code error;
+  if (!fs::exists(folder, error)) return "no such folder";
+  if (!fs::is_directory(folder, error)) return "not a folder";
+  fs::directory_iterator it(folder, error), end;
+  for (; !error && it != end; it.increment(error)) {
+    std::error_code entry_error;
+    if (looks_like_library(it->path()) && !it->is_directory(entry_error)) files.push_back(it->path());
+  }
+  return error ? error.message() : std::string();
 }
 
 bool looks_like_library(const fs::path& path) {
@@ -148,14 +164,21 @@ void PluginLoader::load_all(const PluginSearchOptions& options) {
   std::set<fs::path> seen;
   for (const auto& record : records_) seen.insert(record.file);
   for (const auto& folder : search_path(options)) {
-    std::error_code error;
-    if (!fs::is_directory(folder, error)) continue;
     std::vector<fs::path> files;
-    for (const auto& entry : fs::directory_iterator(folder, error)) {
-      if (looks_like_library(entry.path()) && !entry.is_directory()) files.push_back(entry.path());
+    const std::string problem = list_libraries(folder, files);
+    if (!problem.empty()) {
+      // Said, not skipped silently: a mistyped --plugin-path would otherwise
+      // look like a plugin that registers nothing.
+      PluginRecord record;
+      record.file = fs::absolute(folder).string();
+      record.status = PluginStatus::FolderUnreadable;
+      record.message = record.file + ": " + to_string(record.status) + ": " + problem;
+      records_.push_back(std::move(record));
+      continue;
     }
     std::sort(files.begin(), files.end());  // deterministic registration order
     for (const auto& file : files) {
+      std::error_code error;
       fs::path canonical = fs::weakly_canonical(file, error);
       if (error) canonical = fs::absolute(file);
       if (!seen.insert(canonical).second) continue;

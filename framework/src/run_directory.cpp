@@ -1,6 +1,12 @@
 #include "cerebra/run_directory.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -69,6 +75,37 @@ RunDirectory RunDirectory::open(const std::string& path) {
   return run;
 }
 
+RunLock& RunLock::operator=(RunLock&& other) noexcept {
+  std::swap(descriptor_, other.descriptor_);
+  return *this;
+}
+
+RunLock::~RunLock() {
+  if (descriptor_ >= 0) ::close(descriptor_);  // closing releases the flock
+}
+
+RunLock RunDirectory::lock() const {
+  const std::string file = join_path(path_, ".lock");
+  int descriptor = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (descriptor < 0) throw Error(file + ": cannot open the run's lock file: " + std::strerror(errno));
+  if (::flock(descriptor, LOCK_EX | LOCK_NB) != 0) {
+    const int saved_errno = errno;
+    char buffer[32] = {};
+    const auto got = ::pread(descriptor, buffer, sizeof buffer - 1, 0);
+    ::close(descriptor);
+    if (saved_errno != EWOULDBLOCK) throw Error(file + ": cannot lock the run: " + std::strerror(saved_errno));
+    std::string holder = got > 0 ? std::string(buffer, static_cast<std::size_t>(got)) : std::string("?");
+    holder.erase(holder.find_last_not_of(" \n") + 1);
+    throw Error(path_ + ": in use by another cerebra process (pid " + holder +
+                "); wait for it to finish or stop it, then try again");
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(descriptor, 0) != 0 || ::pwrite(descriptor, pid.data(), pid.size(), 0) < 0) {
+    // The lock holds without the pid; only the message to a second process is poorer.
+  }
+  return RunLock(descriptor);
+}
+
 std::string RunDirectory::pipeline_file() const { return join_path(path_, "pipeline.toml"); }
 std::string RunDirectory::split_file() const { return join_path(path_, "split.csv"); }
 std::string RunDirectory::metrics_file() const { return join_path(path_, "metrics.jsonl"); }
@@ -127,6 +164,28 @@ std::vector<SplitRow> RunDirectory::read_split() const {
 
 void RunDirectory::append_metrics(const json& epoch_line) const {
   append_line_durably(metrics_file(), epoch_line.dump());
+}
+
+void RunDirectory::reconcile_metrics(int epochs, const json& last_line) const {
+  std::error_code error;
+  std::vector<json> lines = fs::exists(metrics_file(), error) ? read_metrics() : std::vector<json>{};
+  std::string kept;
+  bool changed = false;
+  int last = 0;
+  for (const json& line : lines) {
+    const int epoch = line.value("epoch", 0);
+    if (epoch <= epochs) {
+      kept += line.dump() + "\n";
+      last = epoch;
+    } else {
+      changed = true;
+    }
+  }
+  if (last < epochs && last_line.is_object() && last_line.value("epoch", 0) == epochs) {
+    kept += last_line.dump() + "\n";
+    changed = true;
+  }
+  if (changed) write_file_atomically(metrics_file(), kept);
 }
 
 std::vector<json> RunDirectory::read_metrics() const {

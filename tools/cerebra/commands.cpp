@@ -35,7 +35,7 @@ std::unique_ptr<Host> open_host(const CommonOptions& common, bool quiet_failures
   if (!failures.empty() && (common.strict || !quiet_failures)) {
     for (const auto* failure : failures) {
       std::cerr << (common.strict ? "error: " : "warning: ") << failure->message
-                << (common.strict ? "\n" : " (plugin skipped)\n");
+                << (common.strict ? "\n" : failure->status == PluginStatus::FolderUnreadable ? " (folder skipped)\n" : " (plugin skipped)\n");
     }
   }
   if (!failures.empty() && common.strict) {

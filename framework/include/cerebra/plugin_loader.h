@@ -17,7 +17,8 @@ enum class PluginStatus {
   AbiMismatch,       // expected vs found ABI version
   FrameworkMismatch, // built against a framework version this one cannot host; both named
   RegisterThrew,     // the exception text
-  DuplicateComponent // both files named
+  DuplicateComponent, // both files named
+  FolderUnreadable    // a search folder that is missing or cannot be listed; `file` is the folder
 };
 
 const char* to_string(PluginStatus status);

@@ -12,6 +12,7 @@
 //   eval/predictions_test.csv   the test split, one row per image
 //   eval/<name>/                `cerebra eval` output: metrics.json, confusion_matrix.csv, predictions.csv
 //   summary.json                status, classes, split sizes, best epoch, val/test metrics
+//   .lock                       held (flock) by the process training in the folder; holds its pid
 #pragma once
 
 #include <string>
@@ -36,6 +37,22 @@ struct RunSummary {
   nlohmann::json raw;
 };
 
+// An advisory lock (flock) on a run directory, held while a process writes
+// to it; released when destroyed or when the process dies.
+class RunLock {
+ public:
+  RunLock() = default;
+  explicit RunLock(int descriptor) : descriptor_(descriptor) {}
+  RunLock(RunLock&& other) noexcept : descriptor_(other.descriptor_) { other.descriptor_ = -1; }
+  RunLock& operator=(RunLock&& other) noexcept;
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+  ~RunLock();
+
+ private:
+  int descriptor_ = -1;
+};
+
 struct SplitRow {
   std::string file, class_name, split;
 };
@@ -48,6 +65,8 @@ class RunDirectory {
   static RunDirectory open(const std::string& path);
 
   const std::string& path() const { return path_; }
+  // Takes the run's lock (.lock); Error naming the process that holds it.
+  RunLock lock() const;
   std::string pipeline_file() const;
   std::string split_file() const;
   std::string metrics_file() const;
@@ -63,6 +82,11 @@ class RunDirectory {
   void write_split(const SplitResult& split, const std::vector<std::string>& class_names) const;
   std::vector<SplitRow> read_split() const;  // Error naming file and line for a malformed row
   void append_metrics(const nlohmann::json& epoch_line) const;
+  // Makes metrics.jsonl hold exactly epochs 1..E for a run resumed from a
+  // checkpoint of epoch E: lines after E go (so no epoch appears twice), and
+  // line E, lost by a crash between the checkpoint and the metrics line, is
+  // written from `last_line`, the figures the checkpoint kept.
+  void reconcile_metrics(int epochs, const nlohmann::json& last_line) const;
   std::vector<nlohmann::json> read_metrics() const;
   void write_summary(const nlohmann::json& summary) const;
   bool has_summary() const;

@@ -132,15 +132,16 @@ void register_builtin_callbacks(Registry& registry) {
 namespace detail {
 
 const std::vector<std::string>& always_on_callbacks() {
-  static const std::vector<std::string> names{"metrics_log", "checkpoint", "progress", "summary"};
+  // The checkpoint before the metrics line: a line in metrics.jsonl always
+  // has its checkpoint, and a resume restores a line the crash lost from the
+  // checkpoint's training state.
+  static const std::vector<std::string> names{"checkpoint", "metrics_log", "progress", "summary"};
   return names;
 }
 
 std::vector<std::unique_ptr<Callback>> make_callbacks(const Pipeline& pipeline, const Registry& registry) {
   const auto& always = always_on_callbacks();
-  auto builtin = [&](const std::string& name) { return registry.create_as<Callback>(kinds::callback, name, {}); };
   std::vector<std::unique_ptr<Callback>> callbacks;
-  callbacks.push_back(builtin("metrics_log"));
   for (std::size_t i = 0; i < pipeline.callbacks.size(); ++i) {
     const ComponentConfig& config = pipeline.callbacks[i];
     if (std::find(always.begin(), always.end(), config.name) != always.end()) {
@@ -148,7 +149,7 @@ std::vector<std::unique_ptr<Callback>> make_callbacks(const Pipeline& pipeline, 
     }
     callbacks.push_back(registry.create_as<Callback>(kinds::callback, config.name, config.parameters));
   }
-  for (std::size_t i = 1; i < always.size(); ++i) callbacks.push_back(builtin(always[i]));
+  for (const auto& name : always) callbacks.push_back(registry.create_as<Callback>(kinds::callback, name, {}));
   return callbacks;
 }
 

@@ -35,6 +35,7 @@ json Trainer::training_state() const {
   state["epoch"] = state_.epoch;
   state["best_value"] = std::isnan(state_.best_value) ? json(nullptr) : json(state_.best_value);
   state["best_epoch"] = state_.best_epoch;
+  state["figures"] = state_.figures;  // this epoch's metrics line, restored if a crash lost it
   state["schedule"] = schedule_->state();
   state["callbacks"] = json::array();
   for (const auto& callback : callbacks_) state["callbacks"].push_back(callback->state());
@@ -45,6 +46,7 @@ void Trainer::restore_training_state(const json& saved) {
   state_.epoch = saved.at("epoch").get<int>();
   state_.best_value = saved.at("best_value").is_number() ? saved.at("best_value").get<double>() : std::nan("");
   state_.best_epoch = saved.at("best_epoch").get<int>();
+  state_.figures = saved.value("figures", json());
   schedule_->restore(saved.at("schedule"));
   const json& callbacks = saved.at("callbacks");
   if (callbacks.size() != callbacks_.size()) {

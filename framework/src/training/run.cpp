@@ -57,6 +57,7 @@ RunResult run_pipeline(const Pipeline& pipeline, const Registry& registry, const
   std::ostream& log = options.log ? *options.log : std::cerr;
   if (!options.resume_dir.empty()) return resume_run(options.resume_dir, registry, options);
   RunDirectory directory = RunDirectory::create(pipeline);
+  RunLock lock = directory.lock();
   directory.write_pipeline(pipeline);
   detail::Trainer trainer(pipeline, registry, directory, log);
   return trainer.run(false);
@@ -65,6 +66,7 @@ RunResult run_pipeline(const Pipeline& pipeline, const Registry& registry, const
 RunResult resume_run(const std::string& run_dir, const Registry& registry, const RunOptions& options) {
   std::ostream& log = options.log ? *options.log : std::cerr;
   RunDirectory directory = RunDirectory::open(run_dir);
+  RunLock lock = directory.lock();  // two resumes of one run would write over each other
   if (!fs::exists(directory.checkpoint_file("last"))) {
     throw Error(run_dir + ": no checkpoint to resume from (checkpoints/last.pt); the first epoch never finished");
   }

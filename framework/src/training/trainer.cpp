@@ -302,6 +302,7 @@ RunResult Trainer::run(bool resume) {
                                               std::vector<Stage>{}, loader_options(pipeline_, false));
   if (resume) {
     load_checkpoint("last", true);
+    directory_.reconcile_metrics(state_.epoch, state_.figures);
     log_ << fmt::format("resuming after epoch {} (best {} = {:.4f} at epoch {})\n", state_.epoch, state_.monitor,
                         state_.best_value, state_.best_epoch);
   }
@@ -309,20 +310,39 @@ RunResult Trainer::run(bool resume) {
   InterruptGuard interrupt_guard;
   each_callback([](Callback& c, TrainingSession& s) { c.on_run_start(s); });
   // Seam: k-fold and data-parallel runs drive this loop with their own split and shard.
-  while (state_.epoch < state_.epochs && !stop_requested_) {
-    each_callback([](Callback& c, TrainingSession& s) { c.on_epoch_start(s); });
-    const auto epoch_start = Clock::now();
-    if (!train_epoch(loaders)) break;
-    const double train_seconds = seconds_since(epoch_start);
-    EvaluationReport val = evaluate(*loaders.val, false, cache_features_ ? &val_features_ : nullptr);
-    end_epoch(epoch_figures(val, train_seconds, seconds_since(epoch_start)));
+  bool evaluate_best = true;
+  try {
+    while (state_.epoch < state_.epochs && !stop_requested_) {
+      each_callback([](Callback& c, TrainingSession& s) { c.on_epoch_start(s); });
+      const auto epoch_start = Clock::now();
+      if (!train_epoch(loaders)) break;
+      const double train_seconds = seconds_since(epoch_start);
+      EvaluationReport val = evaluate(*loaders.val, false, cache_features_ ? &val_features_ : nullptr);
+      end_epoch(epoch_figures(val, train_seconds, seconds_since(epoch_start)));
+    }
+  } catch (const Error& error) {
+    // A failure during training (a full disk, a figure that is not there)
+    // ends the run with a summary that says so; the last good checkpoint stays.
+    request_stop("failed", brief(error));
+    evaluate_best = false;
   }
   result_.epochs_completed = state_.epoch;
-  state_.summary = finish(loaders);
+  try {
+    state_.summary = finish(loaders, evaluate_best);
+  } catch (const Error& error) {
+    request_stop("failed", brief(error));
+    state_.summary = finish(loaders, false);
+  }
   state_.summary["seconds"] = seconds_since(run_start);
   state_.status = result_.status;
   state_.message = result_.message;
-  each_callback([](Callback& c, TrainingSession& s) { c.on_run_end(s); });
+  try {
+    each_callback([](Callback& c, TrainingSession& s) { c.on_run_end(s); });
+  } catch (const Error& error) {
+    if (result_.status != "failed") result_.message.clear();
+    result_.status = "failed";
+    result_.message += (result_.message.empty() ? "" : "; then ") + std::string(brief(error));
+  }
   if (!result_.message.empty()) log_ << result_.message << "\n";
   log_ << "run directory: " << directory_.path() << "\n";
   return result_;
@@ -330,7 +350,7 @@ RunResult Trainer::run(bool resume) {
 
 // The summary of the run: the best checkpoint evaluated on val and test (the
 // test predictions written), and every file the loaders skipped.
-json Trainer::finish(Loaders& loaders) {
+json Trainer::finish(Loaders& loaders, bool evaluate_best) {
   const auto& split = assembly_.split;
   const Parameters& transfer = pipeline_.section("transfer");
   json summary;
@@ -359,7 +379,7 @@ json Trainer::finish(Loaders& loaders) {
   // Every view reads the same files, so the first view's list is the list.
   std::vector<SkippedFile> skipped = loaders.train.front()->skipped();
   for (const auto& s : loaders.val->skipped()) skipped.push_back(s);
-  if (state_.best_epoch > 0 && result_.status != "interrupted") {
+  if (evaluate_best && state_.best_epoch > 0 && result_.status != "interrupted") {
     load_checkpoint("best", false);
     EvaluationReport val = evaluate(*loaders.val, false);
     summary["val"] = {{"loss", val.loss}, {"metrics", val.metrics}};

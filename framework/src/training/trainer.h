@@ -75,7 +75,7 @@ class Trainer : public TrainingSession {
   void take_step(Inputs& inputs, std::int64_t batch_size);
   nlohmann::json epoch_figures(EvaluationReport& val, double train_seconds, double seconds) const;
   void end_epoch(nlohmann::json figures);
-  nlohmann::json finish(Loaders& loaders);
+  nlohmann::json finish(Loaders& loaders, bool evaluate_best);
   EvaluationReport evaluate(ImageLoader& loader, bool keep_predictions, FeatureCache* features = nullptr);
   nlohmann::json training_state() const;
   void restore_training_state(const nlohmann::json& saved);
