@@ -389,7 +389,8 @@ Pipeline resolve_pipeline(const ConfigNode& root, const Registry& registry) {
         }
         if (!node) {
           if (section.required) {
-            diagnostics.push_back({root.where, "missing section " + label + " (a " +
+            const bool vowel = std::string("aeiou").find(section.component_kind[0]) != std::string::npos;
+            diagnostics.push_back({root.where, "missing section " + label + (vowel ? " (an " : " (a ") +
                                                   section.component_kind + ": " +
                                                   join(registry.names(section.component_kind)) + ")"});
           }

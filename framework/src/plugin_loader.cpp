@@ -9,6 +9,7 @@
 
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <boost/dll/shared_library.hpp>
+#include <boost/system/system_error.hpp>
 #include <fmt/format.h>
 
 #include "cerebra/plugin_abi.h"
@@ -201,6 +202,16 @@ const PluginRecord& PluginLoader::load(const std::string& file) {
   auto* library = new boost::dll::shared_library();
   try {
     library->load(record.file, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+  } catch (const boost::system::system_error& error) {
+    delete library;
+    // Boost appends its error code's text to dlerror()'s, which already says
+    // why ("...: Bad file descriptor" after "invalid ELF header" misleads).
+    std::string text = error.what();
+    const std::string suffix = ": " + error.code().message();
+    if (text.size() > suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      text.erase(text.size() - suffix.size());
+    }
+    return fail(PluginStatus::CannotOpen, text);
   } catch (const std::exception& error) {
     delete library;
     return fail(PluginStatus::CannotOpen, error.what());

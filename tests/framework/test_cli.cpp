@@ -30,6 +30,8 @@ TEST(Cli, VersionAndHelp) {
     EXPECT_TRUE(contains(help.output, std::string("cerebra ") + verb)) << help.output;
     EXPECT_TRUE(contains(help.output, "--plugin-path")) << help.output;
   }
+  auto top = run_command(cli() + " --help");
+  EXPECT_TRUE(contains(top.output, "130 interrupted")) << top.output;
 }
 
 TEST(Cli, BadUsageExitsWithTwo) {

@@ -148,7 +148,7 @@ TEST(Pipeline, MissingRequiredValuesAndSections) {
   write_text(dir.file("p.toml"), "[dataset]\ntype = \"image_folder\"\n");
   auto diagnostics = problems(dir.file("p.toml"));
   EXPECT_DIAGNOSTIC(diagnostics, "[dataset] (image_folder): missing required value 'root'", 1, 1);
-  EXPECT_DIAGNOSTIC(diagnostics, "missing section [model]", 1, 1);
+  EXPECT_DIAGNOSTIC(diagnostics, "missing section [model] (an architecture: cnn)", 1, 1);
   EXPECT_EQ(diagnostics.size(), 2u);
 }
 

@@ -125,6 +125,8 @@ TEST(Run, ErrorsBeforeTrainingNameTheProblem) {
   EXPECT_EQ(weights.exit_code, 1);
   EXPECT_NE(weights.output.find(dir.file("missing.pth") + " does not exist"), std::string::npos) << weights.output;
   EXPECT_NE(weights.output.find("allow_scratch"), std::string::npos) << weights.output;
+  // A run that failed before its first epoch leaves no stub folder behind.
+  EXPECT_TRUE(!fs::exists(dir.file("runs")) || fs::is_empty(dir.file("runs")));
 }
 
 TEST(Run, CtrlCStopsCleanlyAndTheRunResumes) {

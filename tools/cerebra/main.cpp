@@ -35,7 +35,8 @@ Options for every command:
   --version              print the version
 
 Exit codes: 0 ok, 1 failed (run, evaluation, or nothing predicted/compared),
-            2 bad usage or invalid pipeline, 3 plugin load failure under --strict.
+            2 bad usage or invalid pipeline, 3 plugin load failure under --strict,
+            130 interrupted (Ctrl-C; continue with run --resume).
 )";
 
 po::options_description common_options(CommonOptions& common) {

@@ -58,9 +58,19 @@ RunResult run_pipeline(const Pipeline& pipeline, const Registry& registry, const
   if (!options.resume_dir.empty()) return resume_run(options.resume_dir, registry, options);
   RunDirectory directory = RunDirectory::create(pipeline);
   RunLock lock = directory.lock();
-  directory.write_pipeline(pipeline);
-  detail::Trainer trainer(pipeline, registry, directory, log);
-  return trainer.run(false);
+  try {
+    directory.write_pipeline(pipeline);
+    detail::Trainer trainer(pipeline, registry, directory, log);
+    return trainer.run(false);
+  } catch (const std::exception&) {
+    // A run that failed before its first epoch holds nothing worth keeping
+    // (the resolved pipeline and the split can be made again): no stub folder.
+    std::error_code error;
+    if (!fs::exists(directory.checkpoint_file("last"), error) && !directory.has_summary()) {
+      fs::remove_all(directory.path(), error);
+    }
+    throw;
+  }
 }
 
 RunResult resume_run(const std::string& run_dir, const Registry& registry, const RunOptions& options) {
