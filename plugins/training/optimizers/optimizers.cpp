@@ -34,31 +34,23 @@ class RatedOptimizer : public cerebra::Optimizer {
   double head_rate_, backbone_rate_, weight_decay_;
 };
 
-class Adam : public RatedOptimizer {
+// Adam and AdamW differ only in torch's classes.
+template <class TorchOptimizer, class TorchOptions>
+class AdamFamily : public RatedOptimizer {
  public:
   using RatedOptimizer::RatedOptimizer;
 
  protected:
   std::unique_ptr<OptimizerOptions> options(double rate) const override {
-    return std::make_unique<torch::optim::AdamOptions>(torch::optim::AdamOptions(rate).weight_decay(weight_decay_));
+    return std::make_unique<TorchOptions>(TorchOptions(rate).weight_decay(weight_decay_));
   }
   std::unique_ptr<torch::optim::Optimizer> make(std::vector<OptimizerParamGroup> groups) const override {
-    return std::make_unique<torch::optim::Adam>(std::move(groups), torch::optim::AdamOptions(head_rate_));
+    return std::make_unique<TorchOptimizer>(std::move(groups), TorchOptions(head_rate_));
   }
 };
 
-class AdamW : public RatedOptimizer {
- public:
-  using RatedOptimizer::RatedOptimizer;
-
- protected:
-  std::unique_ptr<OptimizerOptions> options(double rate) const override {
-    return std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(rate).weight_decay(weight_decay_));
-  }
-  std::unique_ptr<torch::optim::Optimizer> make(std::vector<OptimizerParamGroup> groups) const override {
-    return std::make_unique<torch::optim::AdamW>(std::move(groups), torch::optim::AdamWOptions(head_rate_));
-  }
-};
+using Adam = AdamFamily<torch::optim::Adam, torch::optim::AdamOptions>;
+using AdamW = AdamFamily<torch::optim::AdamW, torch::optim::AdamWOptions>;
 
 class Sgd : public RatedOptimizer {
  public:
