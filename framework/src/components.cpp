@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -140,6 +141,28 @@ cv::Mat read_image(const std::string& path, const LoadHint& hint) {
     default:
       throw Error(fmt::format("{}: unsupported image with {} channels", path, image.channels()));
   }
+}
+
+bool stored_image_size(const std::string& path, int& width, int& height) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  // A frame header follows the EXIF and ICC blocks, each at most 64 KiB.
+  std::vector<unsigned char> head(256 * 1024);
+  in.read(reinterpret_cast<char*>(head.data()), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<std::size_t>(in.gcount()));
+  int components = 0;
+  if (jpeg_frame(head, width, height, components)) return true;
+  static const unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  if (head.size() >= 24 && std::equal(png, png + 8, head.begin()) &&
+      std::equal(head.begin() + 12, head.begin() + 16, "IHDR")) {
+    auto be32 = [&](std::size_t at) {
+      return static_cast<int>((head[at] << 24) | (head[at + 1] << 16) | (head[at + 2] << 8) | head[at + 3]);
+    };
+    width = be32(16);
+    height = be32(20);
+    return width > 0 && height > 0;
+  }
+  return false;
 }
 
 std::string hash_file(const std::string& path) {

@@ -53,7 +53,9 @@ bool write_and_sync(std::FILE* file, const std::string& text) {
 }  // namespace
 
 void write_file_atomically(const std::string& path, const std::string& text) {
-  const std::string temporary = path + ".tmp";
+  // Named per process, so that two writers of one file (a shared cache) each
+  // rename a whole file of their own, never one the other is still writing.
+  const std::string temporary = path + "." + std::to_string(::getpid()) + ".tmp";
   std::FILE* file = std::fopen(temporary.c_str(), "wb");
   if (!file) throw Error(path + ": cannot write: " + reason(errno, path));
   bool ok = write_and_sync(file, text);

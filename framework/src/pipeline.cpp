@@ -58,6 +58,13 @@ std::vector<SectionSpec> make_sections() {
     s.add_int("folds", 0, "k for k-fold cross-validation; 0 uses the fractions above")
         .range(0, 100);
     s.add_int("fold", 0, "Which fold is the validation fold when folds > 0").range(0, 99);
+    s.add_string("group_by", "near",
+                 "Keep duplicates in one split: exact (byte-identical files), near (also resized, re-encoded "
+                 "or slightly cropped copies; see cerebra audit) or none")
+        .one_of({"exact", "near", "none"});
+    s.add_strings("exclude_overlap_with", {},
+                  "Datasets (\"NAME\" or \"NAME:ROOT\") whose images, and near copies of them, are removed "
+                  "from this dataset before it is split: for a model tested on another dataset");
   }
   component("preprocess", kinds::transform, true, false,
             "Deterministic stages, applied once per image and cached");
@@ -337,6 +344,31 @@ ConfigNode without_moved_keys(const ConfigNode& table, const SectionSpec& sectio
   return kept;
 }
 
+// The fractions add up, and every dataset named by exclude_overlap_with
+// ("NAME" or "NAME:ROOT") is registered.
+void check_split(const ConfigNode& root, const Parameters& split, const Registry& registry,
+                 std::vector<Diagnostic>& diagnostics) {
+  const ConfigNode* node = root.find("split");
+  const SourceLocation where = node ? node->where : root.where;
+  if (split.has("train") && split.has("val") && split.has("test") && split.has("folds") &&
+      split.get_int("folds") == 0) {
+    double total = split.get_float("train") + split.get_float("val") + split.get_float("test");
+    if (std::fabs(total - 1.0) > 1e-6) {
+      diagnostics.push_back({where, fmt::format("[split]: train + val + test must be 1, found {:.6g}", total)});
+    }
+  }
+  if (!split.has("exclude_overlap_with")) return;
+  const ConfigNode* list = node ? node->find("exclude_overlap_with") : nullptr;
+  const auto known = registry.names(kinds::dataset);
+  for (const auto& entry : split.get_strings("exclude_overlap_with")) {
+    const std::string name = entry.substr(0, entry.find(':'));
+    if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+    diagnostics.push_back({list ? list->where : where,
+                           fmt::format("[split]: exclude_overlap_with: '{}' is not a registered dataset{}", name,
+                                       did_you_mean(name, known))});
+  }
+}
+
 }  // namespace
 
 Pipeline resolve_pipeline(const ConfigNode& root, const Registry& registry) {
@@ -431,16 +463,7 @@ Pipeline resolve_pipeline(const ConfigNode& root, const Registry& registry) {
     }
   }
   if (auto it = pipeline.settings.find("split"); it != pipeline.settings.end()) {
-    const Parameters& split = it->second;
-    if (split.has("train") && split.has("val") && split.has("test") && split.has("folds") &&
-        split.get_int("folds") == 0) {
-      double total = split.get_float("train") + split.get_float("val") + split.get_float("test");
-      if (std::fabs(total - 1.0) > 1e-6) {
-        const ConfigNode* node = root.find("split");
-        diagnostics.push_back({node ? node->where : root.where,
-                               fmt::format("[split]: train + val + test must be 1, found {:.6g}", total)});
-      }
-    }
+    check_split(root, it->second, registry, diagnostics);
   }
 
   pipeline.metrics = detail::resolve_metrics(root, pipeline.section("evaluation"), registry, diagnostics);

@@ -133,11 +133,13 @@ void write_split_manifest(const std::string& path, const SplitResult& split,
                           const std::vector<std::string>& class_names) {
   std::error_code error;
   if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path(), error);
-  std::string text = csv_record({"file", "class", "split"});
+  std::string text = csv_record({"file", "class", "split", "group"});
   auto rows = [&](const std::vector<Sample>& samples, const char* name) {
     for (const auto& sample : samples) {
       std::string label = class_name(sample.label, class_names);
-      text += csv_record({sample.id, label.empty() ? std::to_string(sample.label) : label, name});
+      auto group = split.group_of.find(sample.id);
+      text += csv_record({sample.id, label.empty() ? std::to_string(sample.label) : label, name,
+                          group == split.group_of.end() ? "" : std::to_string(group->second)});
     }
   };
   rows(split.train, "train");
@@ -149,15 +151,18 @@ void write_split_manifest(const std::string& path, const SplitResult& split,
 std::vector<SplitRow> RunDirectory::read_split() const {
   const std::string file = split_file();
   auto records = parse_csv(read_file(file));
-  if (records.empty() || records[0] != std::vector<std::string>{"file", "class", "split"}) {
-    throw Error(file + ": expected the header file,class,split");
+  // Runs before 0.3 wrote no group column.
+  const std::vector<std::string> header{"file", "class", "split", "group"};
+  const std::size_t fields = records.empty() ? 0 : records[0].size();
+  if ((fields != 3 && fields != 4) || !std::equal(records[0].begin(), records[0].end(), header.begin())) {
+    throw Error(file + ": expected the header file,class,split,group");
   }
   std::vector<SplitRow> rows;
   for (std::size_t i = 1; i < records.size(); ++i) {
-    if (records[i].size() != 3) {
-      throw Error(fmt::format("{}: record {}: expected 3 fields, found {}", file, i + 1, records[i].size()));
+    if (records[i].size() != fields) {
+      throw Error(fmt::format("{}: record {}: expected {} fields, found {}", file, i + 1, fields, records[i].size()));
     }
-    rows.push_back({records[i][0], records[i][1], records[i][2]});
+    rows.push_back({records[i][0], records[i][1], records[i][2], fields == 4 ? records[i][3] : ""});
   }
   return rows;
 }

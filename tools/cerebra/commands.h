@@ -34,4 +34,13 @@ int command_predict(const CommonOptions& common, const std::string& run_dir,
                     const std::string& device);
 int command_compare(const std::vector<std::string>& run_dirs, const std::string& format);
 
+struct AuditCommandOptions {
+  int near_threshold = -1;  // Hamming radius of the perceptual hash; -1: the audit's default
+  int clusters = 0;                   // 0: chosen by silhouette
+  std::size_t examples = 5;           // groups printed per finding
+  std::string cache_dir = ".cache/cerebra";
+};
+int command_audit(const CommonOptions& common, const std::vector<std::string>& inputs,
+                  const AuditCommandOptions& options);
+
 }  // namespace cerebra::cli

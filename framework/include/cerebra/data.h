@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,11 +16,16 @@ namespace cerebra {
 
 struct SplitResult {
   std::vector<Sample> train, val, test;
-  std::size_t duplicate_groups = 0;  // groups of byte-identical files kept together
+  std::string group_by = "exact";    // how duplicates were grouped: exact, near or none
+  std::map<std::string, std::size_t> group_of;  // sample id -> group number (groups ordered by first id)
+  std::size_t duplicate_groups = 0;  // groups of two or more files kept together
   std::size_t duplicate_files = 0;   // files in those groups
   // Groups whose identical files carry different labels; each such group follows
   // the label of its first file (by id) for stratification.
   std::size_t conflicting_groups = 0;
+  // Samples removed before splitting because another dataset holds them
+  // ([split] exclude_overlap_with); the split functions leave it 0.
+  std::size_t excluded_overlap = 0;
 };
 
 // Stratified, duplicate-aware split. `split` is the pipeline's [split] section
@@ -29,14 +35,31 @@ struct SplitResult {
 // train:val, so a fixed test set is never topped up from the training data.
 // With folds = k > 0 the non-test groups are dealt into k class-balanced folds;
 // fold `fold` is val and the others train.
-// Byte-identical files (same Dataset::fingerprint) always share a split; a
-// group holding a fixed test sample goes to test whole.
+// Duplicates always share a split: `group_by` (in `split`; "exact" when
+// absent, while pipelines default to "near") joins byte-identical files (same
+// Dataset::fingerprint) and, with "near", near copies too (audit.h; their
+// traits cached in `cache_dir`); "none" groups nothing. A group holding a
+// fixed test sample goes to test whole.
 // The same seed gives the same split on any machine (own PRNG, samples
 // ordered by id first). Each output list is sorted by id.
 SplitResult split_samples(const Dataset& dataset, const std::vector<Sample>& samples,
-                          const Parameters& split, std::uint64_t seed);
+                          const Parameters& split, std::uint64_t seed,
+                          const std::string& cache_dir = ".cache/cerebra");
 
-// Writes "file,class,split" rows (CSV, quoted as needed), atomically; the run
+struct Pipeline;
+
+// The split a run of `pipeline` makes, and the dataset it comes from: the
+// dataset's labelled samples, less those [split] exclude_overlap_with names
+// (SplitResult::excluded_overlap), split by [split] with the [run] seed and
+// the [loader] cache_dir. Throws Error for a dataset of fewer than two
+// classes or without labelled images.
+struct PipelineSplit {
+  std::shared_ptr<const Dataset> dataset;
+  SplitResult split;
+};
+PipelineSplit split_pipeline(const Pipeline& pipeline, const Registry& registry);
+
+// Writes "file,class,split,group" rows (CSV, quoted as needed), atomically; the run
 // directory's split.csv (implemented with the other run files, run_directory.cpp).
 void write_split_manifest(const std::string& path, const SplitResult& split,
                           const std::vector<std::string>& class_names);

@@ -54,6 +54,11 @@ class Dataset : public Component {
 // least the hinted size; other files decode in full.
 cv::Mat read_image(const std::string& path, const LoadHint& hint = {});
 
+// The width and height a JPEG's frame header or a PNG's IHDR declares, read
+// from the file's first bytes without decoding; false for other formats or a
+// header that cannot be parsed.
+bool stored_image_size(const std::string& path, int& width, int& height);
+
 // Hex digest of a file's bytes (64-bit FNV-1a over the content plus its size).
 std::string hash_file(const std::string& path);
 

@@ -55,6 +55,7 @@ class RunLock {
 
 struct SplitRow {
   std::string file, class_name, split;
+  std::string group;  // duplicates share a group number; empty in runs that predate it
 };
 
 class RunDirectory {

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "cerebra/audit.h"
 #include "cerebra/data.h"
 #include "seeding.h"
 
@@ -31,7 +32,7 @@ std::int64_t int_or(const Parameters& split, const std::string& name, std::int64
 }  // namespace
 
 SplitResult split_samples(const Dataset& dataset, const std::vector<Sample>& input,
-                          const Parameters& split, std::uint64_t seed) {
+                          const Parameters& split, std::uint64_t seed, const std::string& cache_dir) {
   const double train_fraction = fraction_or(split, "train", 0.7);
   const double val_fraction = fraction_or(split, "val", 0.15);
   const double test_fraction = fraction_or(split, "test", 0.15);
@@ -67,19 +68,23 @@ SplitResult split_samples(const Dataset& dataset, const std::vector<Sample>& inp
     }
   }
 
-  // Group byte-identical content; groups keep the order of their first id.
-  std::vector<Group> groups;
-  std::map<std::string, std::size_t> group_of;
+  // Group duplicates (byte-identical, and near copies with group_by = near);
+  // groups keep the order of their first id.
   SplitResult result;
+  result.group_by = split.has("group_by") ? split.get_string("group_by") : "exact";
+  const std::vector<std::size_t> group_id =
+      group_samples(dataset, samples, parse_group_by(result.group_by), cache_dir);
+  std::vector<Group> groups;
+  std::map<std::size_t, std::size_t> group_of;
   for (std::size_t i = 0; i < samples.size(); ++i) {
-    std::string fingerprint = dataset.fingerprint(samples[i]);
-    auto [it, inserted] = group_of.emplace(std::move(fingerprint), groups.size());
+    auto [it, inserted] = group_of.emplace(group_id[i], groups.size());
     if (inserted) {
       groups.emplace_back();
       groups.back().label = samples[i].label;
     }
     Group& group = groups[it->second];
     group.members.push_back(i);
+    result.group_of[samples[i].id] = it->second;
     if (samples[i].subset == "test") group.fixed_test = true;
   }
   for (const auto& group : groups) {

@@ -16,20 +16,11 @@ namespace fs = std::filesystem;
 
 Assembly assemble(const Pipeline& pipeline, const Registry& registry, const RunDirectory& directory) {
   Assembly assembly;
-  const auto& dataset_config = pipeline.dataset;
-  assembly.dataset = registry.create_as<Dataset>(kinds::dataset, dataset_config.name, dataset_config.parameters);
+  PipelineSplit split = split_pipeline(pipeline, registry);
+  assembly.dataset = std::move(split.dataset);
   assembly.class_names = assembly.dataset->class_names();
   assembly.positive_class = assembly.dataset->positive_class();
-  if (assembly.class_names.size() < 2) {
-    throw Error(fmt::format("dataset '{}' has {} class(es); classification needs at least 2", dataset_config.name,
-                            assembly.class_names.size()));
-  }
-  std::vector<Sample> samples = assembly.dataset->samples();
-  samples.erase(std::remove_if(samples.begin(), samples.end(), [](const Sample& s) { return s.label < 0; }),
-                samples.end());
-  if (samples.empty()) throw Error("dataset '" + dataset_config.name + "' has no labelled images");
-  assembly.split = split_samples(*assembly.dataset, samples, pipeline.section("split"),
-                                 static_cast<std::uint64_t>(pipeline.section("run").get_int("seed")));
+  assembly.split = std::move(split.split);
   if (assembly.split.train.empty()) throw Error("the split left no images for training");
   if (assembly.split.val.empty()) throw Error("the split left no images for validation; raise [split] val");
   directory.write_split(assembly.split, assembly.class_names);

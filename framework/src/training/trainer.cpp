@@ -128,10 +128,16 @@ void Trainer::set_up() {
                     assembly_.augment.empty() && objective_->needs().views == 1;
 
   const auto& split = assembly_.split;
-  log_ << fmt::format("run: {}\ndata: {} train, {} val, {} test images; {} classes ({}); {} duplicate group(s) kept "
-                      "within one split\n",
+  log_ << fmt::format("run: {}\ndata: {} train, {} val, {} test images; {} classes ({}); {} duplicate "
+                      "group(s) ({} files; group_by = {}) kept within one split\n",
                       directory_.path(), split.train.size(), split.val.size(), split.test.size(),
-                      assembly_.class_names.size(), join(assembly_.class_names), split.duplicate_groups);
+                      assembly_.class_names.size(), join(assembly_.class_names), split.duplicate_groups,
+                      split.duplicate_files, split.group_by);
+  if (split.excluded_overlap > 0) {
+    log_ << fmt::format("data: {} image(s) left out because [split] exclude_overlap_with holds them or near "
+                        "copies of them\n",
+                        split.excluded_overlap);
+  }
   log_ << fmt::format("model: {} on {} with {} thread(s)\n", pipeline_.model.name, device_.str(),
                       torch::get_num_threads());
   log_ << "training: " << pipeline_.objective.name << " objective, " << pipeline_.loss.name << " loss, "
@@ -368,7 +374,8 @@ json Trainer::finish(Loaders& loaders, bool evaluate_best) {
   summary["threads"] = torch::get_num_threads();
   summary["allocator"] = allocator_;
   summary["split"] = {{"train", split.train.size()}, {"val", split.val.size()}, {"test", split.test.size()},
-                      {"duplicate_groups", split.duplicate_groups}, {"duplicate_files", split.duplicate_files}};
+                      {"group_by", split.group_by},     {"duplicate_groups", split.duplicate_groups},
+                      {"duplicate_files", split.duplicate_files}, {"excluded_overlap", split.excluded_overlap}};
   summary["epochs_completed"] = state_.epoch;
   summary["best_epoch"] = state_.best_epoch;
   summary["monitor"] = state_.monitor;

@@ -1,0 +1,283 @@
+// The audit: near duplicates found through resizing, re-encoding, small crops
+// and brightness shifts but not between unrelated scans; label conflicts,
+// split leaks, the trait cache, duplicate-aware splits and source confounds.
+// Every image is drawn by the test.
+#include <map>
+#include <random>
+#include <set>
+#include <tuple>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "cerebra/audit.h"
+#include "data_test_support.h"
+
+namespace cerebra::testing {
+namespace {
+
+// A scan-like picture: a bright skull ring around gray tissue with a few
+// blobs, on black. Different seeds give unrelated scans of the same look.
+cv::Mat scan(unsigned seed, int side = 256) {
+  std::mt19937 random(seed);
+  auto uniform = [&](int low, int high) { return std::uniform_int_distribution<int>(low, high)(random); };
+  cv::Mat image(side, side, CV_8U, cv::Scalar(0));
+  const cv::Point centre(side / 2 + uniform(-8, 8), side / 2 + uniform(-8, 8));
+  const cv::Size axes(side * uniform(34, 40) / 100, side * uniform(40, 46) / 100);
+  cv::ellipse(image, centre, axes, 0, 0, 360, cv::Scalar(200), -1);
+  cv::ellipse(image, centre, axes - cv::Size(side / 25, side / 25), 0, 0, 360, cv::Scalar(uniform(70, 90)), -1);
+  for (int blob = 0; blob < 6; ++blob) {
+    cv::Point at(centre.x + uniform(-side / 4, side / 4), centre.y + uniform(-side / 4, side / 4));
+    cv::circle(image, at, uniform(side / 30, side / 10), cv::Scalar(uniform(30, 230)), -1);
+  }
+  cv::Mat noise(image.size(), CV_8U);
+  cv::randn(noise, 0, 6);
+  cv::GaussianBlur(image, image, cv::Size(5, 5), 0);
+  return image + noise;
+}
+
+cv::Mat resized(const cv::Mat& image, double factor) {
+  cv::Mat out;
+  cv::resize(image, out, cv::Size(), factor, factor, cv::INTER_AREA);
+  return out;
+}
+
+cv::Mat jpeg(const cv::Mat& image, int quality) {
+  std::vector<unsigned char> bytes;
+  cv::imencode(".jpg", image, bytes, {cv::IMWRITE_JPEG_QUALITY, quality});
+  return cv::imdecode(bytes, cv::IMREAD_UNCHANGED);
+}
+
+// `share` of each side cut off (left and top only when one_sided).
+cv::Mat cropped(const cv::Mat& image, double share, bool one_sided = false) {
+  const int x = static_cast<int>(image.cols * share), y = static_cast<int>(image.rows * share);
+  return image(cv::Rect(x, y, image.cols - (one_sided ? 1 : 2) * x, image.rows - (one_sided ? 1 : 2) * y)).clone();
+}
+
+cv::Mat brighter(const cv::Mat& image, int shift) {
+  cv::Mat out;
+  image.convertTo(out, -1, 1.0, shift);
+  return out;
+}
+
+TEST(NearDuplicates, CopiesAreFoundAndUnrelatedScansAreNot) {
+  const cv::Mat base = scan(1);
+  const ImageTraits original = measure_image(base);
+  const NearOptions options;
+  const std::vector<std::pair<const char*, cv::Mat>> copies = {
+      {"resized to 40%", resized(base, 0.4)},     {"JPEG quality 60", jpeg(base, 60)},
+      {"cropped 2% a side", cropped(base, 0.02)},  {"cropped 2% at left and top", cropped(base, 0.02, true)},
+      {"brightness +30", brighter(base, 30)},     {"resized, re-encoded, brighter", jpeg(brighter(resized(base, 0.6), 20), 70)}};
+  for (const auto& [what, copy] : copies) {
+    const ImageTraits traits = measure_image(copy);
+    EXPECT_TRUE(near_duplicates(original, traits, options))
+        << what << ": hash distance " << hamming(original.phash, traits.phash) << ", correlation "
+        << thumb_correlation(original, traits) << ", aligned " << aligned_correlation(original, traits);
+  }
+  for (unsigned seed = 2; seed < 40; ++seed) {
+    const ImageTraits other = measure_image(scan(seed));
+    EXPECT_FALSE(near_duplicates(original, other, options))
+        << "scan " << seed << ": hash distance " << hamming(original.phash, other.phash) << ", correlation "
+        << thumb_correlation(original, other);
+  }
+}
+
+TEST(NearDuplicates, UnrelatedScansDisagreeOnAboutHalfTheHashBits) {
+  const ImageTraits a = measure_image(scan(1)), b = measure_image(scan(2));
+  EXPECT_GT(hamming(a.phash, b.phash), NearOptions{}.max_hamming);
+  EXPECT_EQ(hamming(a.phash, a.phash), 0);
+  EXPECT_LT(thumb_correlation(a, b), 0.9);
+}
+
+TEST(NearDuplicates, TraitsDescribeSizeAndIntensity) {
+  cv::Mat image(100, 200, CV_8U, cv::Scalar(0));
+  image(cv::Rect(50, 0, 100, 100)) = 255;
+  const ImageTraits traits = measure_image(image, 400, 200);
+  EXPECT_EQ(traits.width, 400);  // the stored size, not the reduced decode's
+  EXPECT_EQ(traits.height, 200);
+  EXPECT_EQ(traits.channels, 1);
+  EXPECT_NEAR(traits.mean, 127.5, 1);
+  EXPECT_NEAR(traits.black_share, 0.5, 0.01);
+  EXPECT_LT(traits.border_mean, traits.mean);  // the frame is mostly the black sides
+  EXPECT_NEAR(traits.histogram[0] + traits.histogram[7], 1.0, 1e-6);
+}
+
+TEST(NearDuplicates, NamePatternsCollapseDigits) {
+  EXPECT_EQ(name_pattern("/data/glioma/gg (12).jpg"), "gg (#).jpg");
+  EXPECT_EQ(name_pattern("no1023.jpg"), "no#.jpg");
+  EXPECT_EQ(name_pattern("Tr-gl_0010.jpg"), "Tr-gl_#.jpg");
+}
+
+// A class-folder dataset on disk: class -> file name -> image.
+std::string write_folder(const TempDir& dir, const std::string& name,
+                         const std::vector<std::tuple<std::string, std::string, cv::Mat>>& files) {
+  for (const auto& [label, file, image] : files) {
+    std::filesystem::create_directories(dir.path() / name / label);
+    cv::imwrite((dir.path() / name / label / file).string(), image);
+  }
+  return (dir.path() / name).string();
+}
+
+AuditSource folder_source(const std::string& root) {
+  auto dataset = make_dataset("image_folder", {{"root", root}});
+  return {"data", dataset, dataset->class_names(), dataset->samples(), {}};
+}
+
+TEST(Audit, FindsExactAndNearGroupsLabelConflictsAndLeaks) {
+  TempDir dir;
+  const cv::Mat base = scan(7);
+  const std::string root = write_folder(dir, "data", {{"a", "base.png", base},
+                                                      {"a", "base_q60.jpg", jpeg(base, 60)},
+                                                      {"a", "other.png", scan(8)},
+                                                      {"b", "base_again.png", base},
+                                                      {"b", "third.png", scan(9)},
+                                                      {"b", "fourth.png", scan(10)}});
+  AuditSource source = folder_source(root);
+  for (const auto& sample : source.samples) {
+    source.split_of[sample.id] = sample.id.find("q60") != std::string::npos ? "test" : "train";
+  }
+  AuditOptions options;
+  options.cache_dir = dir.file("cache");
+  const nlohmann::json report = audit({source}, options);
+
+  EXPECT_EQ(report["files"], 6);
+  EXPECT_EQ(report["exact_duplicates"]["groups"], 1);  // base.png and base_again.png, byte for byte
+  EXPECT_EQ(report["exact_duplicates"]["files"], 2);
+  ASSERT_EQ(report["near_duplicates"]["groups"], 1);  // ... and the JPEG copy
+  EXPECT_EQ(report["near_duplicates"]["files"], 3);
+  EXPECT_EQ(report["exact"]["label_conflicts"]["groups"], 1);  // the same bytes under a and b
+  EXPECT_EQ(report["near"]["split_leaks"]["groups"], 1);       // the JPEG copy is in test, its original in train
+  EXPECT_EQ(report["exact"]["split_leaks"]["groups"], 0);
+  EXPECT_TRUE(report["unreadable"].empty());
+  EXPECT_EQ(report["sources"][0]["classes"]["a"], 3);
+  EXPECT_EQ(report["sources"][0]["splits"]["test"], 1);
+}
+
+TEST(Audit, GroupsSpanningTwoDatasetsAndUnreadableFiles) {
+  TempDir dir;
+  const cv::Mat shared = scan(11);
+  const std::string first = write_folder(dir, "first", {{"no", "s.png", shared}, {"yes", "y.png", scan(12)}});
+  const std::string second =
+      write_folder(dir, "second", {{"healthy", "copy.jpg", jpeg(resized(shared, 0.5), 80)}, {"sick", "z.png", scan(13)}});
+  write_text(second + "/sick/broken.png", "not an image");
+  AuditOptions options;
+  options.cache_dir = dir.file("cache");
+  const nlohmann::json report = audit({folder_source(first), folder_source(second)}, options);
+
+  EXPECT_EQ(report["near"]["across_sources"]["groups"], 1);
+  EXPECT_EQ(report["exact"]["across_sources"]["groups"], 0);
+  EXPECT_EQ(report["shared_between_sources"]["distinct_images"], 0);  // not byte-identical
+  ASSERT_EQ(report["unreadable"].size(), 1u);
+  EXPECT_NE(report["unreadable"][0]["reason"].get<std::string>().find("broken.png"), std::string::npos);
+}
+
+TEST(Audit, TraitsComeFromTheCacheTheSecondTime) {
+  TempDir dir;
+  const std::string root = write_folder(dir, "data", {{"a", "1.png", scan(1)}, {"b", "2.png", scan(2)}});
+  AuditSource source = folder_source(root);
+  std::vector<std::string> fingerprints;
+  std::vector<ImageTraits> first, second;
+  {
+    TraitStore store(dir.file("cache"));
+    store.measure(*source.dataset, source.samples, 1, fingerprints, first);
+    EXPECT_EQ(store.misses(), 2u);
+    EXPECT_EQ(store.save(), "");
+  }
+  TraitStore again(dir.file("cache"));
+  again.measure(*source.dataset, source.samples, 1, fingerprints, second);
+  EXPECT_EQ(again.hits(), 2u);
+  EXPECT_EQ(again.misses(), 0u);
+  EXPECT_EQ(second[0].phash, first[0].phash);
+  EXPECT_EQ(second[1].thumb, first[1].thumb);
+  EXPECT_EQ(second[1].width, first[1].width);
+
+  // A damaged cache is a cold cache, never an error.
+  for (const auto& entry : std::filesystem::directory_iterator(dir.file("cache"))) {
+    write_text(entry.path().string(), "cerebra audit traits 2\n\x05garbage");
+  }
+  TraitStore damaged(dir.file("cache"));
+  damaged.measure(*source.dataset, source.samples, 1, fingerprints, second);
+  EXPECT_EQ(damaged.misses(), 2u);
+  EXPECT_EQ(second[0].phash, first[0].phash);
+}
+
+TEST(Audit, ConfoundedClassesAreReported) {
+  // Class a: large dark scans; class b: small bright ones. The traits alone
+  // tell them apart, whatever the anatomy.
+  TempDir dir;
+  std::vector<std::tuple<std::string, std::string, cv::Mat>> files;
+  for (unsigned i = 0; i < 15; ++i) {
+    files.emplace_back("a", "a" + std::to_string(i) + ".png", scan(100 + i, 320) / 2);
+    files.emplace_back("b", "b" + std::to_string(i) + ".png", brighter(scan(200 + i, 180), 60));
+  }
+  AuditOptions options;
+  options.cache_dir = dir.file("cache");
+  const nlohmann::json report = audit({folder_source(write_folder(dir, "data", files))}, options);
+  const nlohmann::json& clusters = report["sources"][0]["clusters"];
+  EXPECT_GE(clusters["trait_classifier"]["accuracy"].get<double>(), 0.95);
+  EXPECT_NEAR(clusters["trait_classifier"]["chance"].get<double>(), 0.5, 1e-9);
+  ASSERT_FALSE(clusters["confounds"].empty());
+  EXPECT_NE(clusters["confounds"][0]["message"].get<std::string>().find("instead of the tumour"), std::string::npos);
+}
+
+TEST(Audit, UnrelatedClassesRaiseNoConfound) {
+  TempDir dir;
+  std::vector<std::tuple<std::string, std::string, cv::Mat>> files;
+  for (unsigned i = 0; i < 15; ++i) {
+    files.emplace_back("a", "a" + std::to_string(i) + ".png", scan(300 + i));
+    files.emplace_back("b", "b" + std::to_string(i) + ".png", scan(400 + i));
+  }
+  AuditOptions options;
+  options.cache_dir = dir.file("cache");
+  const nlohmann::json report = audit({folder_source(write_folder(dir, "data", files))}, options);
+  EXPECT_TRUE(report["sources"][0]["clusters"]["confounds"].empty()) << report["sources"][0]["clusters"].dump(1);
+}
+
+TEST(GroupedSplit, NearCopiesNeverStraddleSplits) {
+  TempDir dir;
+  std::vector<std::tuple<std::string, std::string, cv::Mat>> files;
+  for (unsigned i = 0; i < 12; ++i) {
+    const cv::Mat image = scan(500 + i);
+    const std::string label = i % 2 ? "a" : "b";
+    files.emplace_back(label, std::to_string(i) + ".png", image);
+    files.emplace_back(label, std::to_string(i) + "_copy.jpg", jpeg(resized(image, 0.7), 60));
+  }
+  auto dataset = make_dataset("image_folder", {{"root", write_folder(dir, "data", files)}});
+  const auto samples = dataset->samples();
+  const SplitResult near = split_samples(*dataset, samples, params({{"group_by", std::string("near")}}), 3,
+                                         dir.file("cache"));
+  EXPECT_EQ(near.duplicate_groups, 12u);
+  std::map<std::size_t, std::set<int>> splits_of_group;
+  int which = 0;
+  for (const auto* part : {&near.train, &near.val, &near.test}) {
+    for (const auto& sample : *part) splits_of_group[near.group_of.at(sample.id)].insert(which);
+    ++which;
+  }
+  EXPECT_EQ(splits_of_group.size(), 12u);
+  for (const auto& [group, splits] : splits_of_group) EXPECT_EQ(splits.size(), 1u) << "group " << group;
+
+  const SplitResult exact = split_samples(*dataset, samples, params({{"group_by", std::string("exact")}}), 3);
+  EXPECT_EQ(exact.duplicate_groups, 0u);  // no two files are byte-identical
+  EXPECT_EQ(exact.group_by, "exact");
+  EXPECT_THROW(split_samples(*dataset, samples, params({{"group_by", std::string("nearby")}}), 3), Error);
+}
+
+TEST(GroupedSplit, OverlapWithAnotherDatasetIsFound) {
+  TempDir dir;
+  const cv::Mat seen = scan(600);
+  const std::string mine = write_folder(dir, "mine", {{"a", "seen.png", seen}, {"a", "new.png", scan(601)},
+                                                      {"b", "other.png", scan(602)}});
+  const std::string theirs = write_folder(dir, "theirs", {{"x", "seen_small.jpg", jpeg(resized(seen, 0.5), 75)},
+                                                          {"y", "unrelated.png", scan(603)}});
+  auto dataset = make_dataset("image_folder", {{"root", mine}});
+  auto other = make_dataset("image_folder", {{"root", theirs}});
+  const auto samples = dataset->samples();
+  const std::vector<bool> overlap = overlapping(*dataset, samples, {{other.get(), other->samples()}}, dir.file("cache"));
+  ASSERT_EQ(overlap.size(), 3u);
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    EXPECT_EQ(overlap[i], samples[i].id.find("seen.png") != std::string::npos) << samples[i].id;
+  }
+}
+
+}  // namespace
+}  // namespace cerebra::testing
