@@ -7,11 +7,13 @@
 #include <set>
 #include <tuple>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "cerebra/audit.h"
 #include "data_test_support.h"
+#include "run_support.h"
 
 namespace cerebra::testing {
 namespace {
@@ -276,6 +278,96 @@ TEST(GroupedSplit, OverlapWithAnotherDatasetIsFound) {
   ASSERT_EQ(overlap.size(), 3u);
   for (std::size_t i = 0; i < samples.size(); ++i) {
     EXPECT_EQ(overlap[i], samples[i].id.find("seen.png") != std::string::npos) << samples[i].id;
+  }
+}
+
+}  // namespace
+}  // namespace cerebra::testing
+
+namespace cerebra::testing {
+namespace {
+
+std::string cli() { return std::string(CEREBRA_CLI); }
+
+TEST(AuditCommand, PrintsJsonAndWritesAPageWithThumbnails) {
+  TempDir dir;
+  const cv::Mat base = scan(21);
+  const std::string root = write_folder(dir, "scans", {{"no", "a.png", base},
+                                                       {"no", "b.png", scan(22)},
+                                                       {"yes", "a_copy.jpg", jpeg(resized(base, 0.5), 60)},
+                                                       {"yes", "c.png", scan(23)}});
+  const std::string page = dir.file("audit.html");
+  const CommandResult result =
+      run_command(cli() + " audit '" + root + "' --json --cache '" + dir.file("cache") + "' --html '" + page + "' 2>/dev/null");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const nlohmann::json report = nlohmann::json::parse(result.output);
+  EXPECT_EQ(report["near"]["label_conflicts"]["groups"], 1);  // a.png under no, its copy under yes
+  EXPECT_EQ(report["sources"][0]["name"], "scans");
+  const std::string html = read_text(page);
+  for (const char* part : {"Near duplicates", "Label conflicts", "data:image/png;base64,", "Content-Security-Policy"}) {
+    EXPECT_NE(html.find(part), std::string::npos) << part;
+  }
+
+  const CommandResult text = run_command(cli() + " audit '" + root + "' --cache '" + dir.file("cache") + "'");
+  EXPECT_EQ(text.exit_code, 0) << text.output;
+  EXPECT_NE(text.output.find("label conflicts (near): 1 group(s), 2 file(s)"), std::string::npos) << text.output;
+  EXPECT_NE(text.output.find("4 from the cache"), std::string::npos) << text.output;
+}
+
+TEST(AuditCommand, ImagesOutsideTheClassesAreAuditedAsUnlabelled) {
+  TempDir dir;
+  const cv::Mat base = scan(31);
+  const std::string root = write_folder(dir, "br", {{"no", "n1.png", base}, {"yes", "y1.png", scan(32)}});
+  std::filesystem::create_directories(root + "/pred");
+  cv::imwrite(root + "/pred/p1.jpg", jpeg(base, 90));
+  // br35h reads yes/ and no/ only; pred/ comes in unlabelled.
+  const CommandResult result = run_command(cli() + " audit '" + root + "' --json --cache '" + dir.file("cache") + "' 2>/dev/null");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const nlohmann::json report = nlohmann::json::parse(result.output);
+  EXPECT_EQ(report["sources"][0]["unlabelled"]["pred"], 1);
+  EXPECT_EQ(report["files"], 3);
+  EXPECT_EQ(report["near_duplicates"]["groups"], 1);
+}
+
+TEST(AuditCommand, BadInputsAreNamed) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.file("empty"));
+  auto missing = run_command(cli() + " audit '" + dir.file("nope") + "'");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.output.find("nope: no such file or folder"), std::string::npos) << missing.output;
+  auto empty = run_command(cli() + " audit '" + dir.file("empty") + "'");
+  EXPECT_EQ(empty.exit_code, 1);
+  EXPECT_NE(empty.output.find("empty: no dataset plugin reads this folder"), std::string::npos) << empty.output;
+  write_text(dir.file("notes.txt"), "x");
+  auto text = run_command(cli() + " audit '" + dir.file("notes.txt") + "'");
+  EXPECT_EQ(text.exit_code, 1);
+  EXPECT_NE(text.output.find("not a folder, a pipeline (.toml) or a run"), std::string::npos) << text.output;
+  auto usage = run_command(cli() + " audit '" + dir.file("empty") + "' --near-threshold 40");
+  EXPECT_EQ(usage.exit_code, 2) << usage.output;
+}
+
+TEST(AuditCommand, APipelineIsAuditedWithItsSplit) {
+  TempDir dir;
+  std::vector<std::tuple<std::string, std::string, cv::Mat>> files;
+  for (unsigned i = 0; i < 10; ++i) {
+    const cv::Mat image = scan(700 + i);
+    files.emplace_back(i % 2 ? "a" : "b", std::to_string(i) + ".png", image);
+    files.emplace_back(i % 2 ? "a" : "b", std::to_string(i) + "_copy.jpg", jpeg(image, 60));
+  }
+  const std::string root = write_folder(dir, "data", files);
+  for (const char* group_by : {"near", "none"}) {
+    write_text(dir.file("p.toml"), fmt::format("[run]\nseed = 5\n[dataset]\ntype = \"image_folder\"\nroot = \"{}\"\n"
+                                               "[split]\ntrain = 0.5\nval = 0.25\ntest = 0.25\ngroup_by = \"{}\"\n"
+                                               "[loader]\ncache_dir = \"{}\"\n[model]\ntype = \"cnn\"\n",
+                                               root, group_by, dir.file("cache")));
+    const CommandResult result = run_command(cli() + " audit '" + dir.file("p.toml") + "' --json 2>/dev/null");
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    const nlohmann::json report = nlohmann::json::parse(result.output);
+    EXPECT_EQ(report["sources"][0]["splits"]["train"].get<int>() + report["sources"][0]["splits"]["val"].get<int>() +
+                  report["sources"][0]["splits"]["test"].get<int>(),
+              20);
+    if (std::string(group_by) == "near") EXPECT_EQ(report["near"]["split_leaks"]["groups"], 0);
+    else EXPECT_GT(report["near"]["split_leaks"]["groups"].get<int>(), 0) << "ten pairs split at random";
   }
 }
 

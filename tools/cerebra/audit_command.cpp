@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "audit_page.h"
 #include "audit_sources.h"
 #include "cerebra/files.h"
 #include "cerebra/host.h"
@@ -126,6 +127,10 @@ int command_audit(const CommonOptions& common, const std::vector<std::string>& i
   audit_options.cache_dir = options.cache_dir;
   audit_options.clusters = options.clusters;
   json report = audit(sources, audit_options);
+  if (!options.html.empty()) {
+    write_file_atomically(options.html, audit_html(report, sources));
+    if (!common.json) std::cerr << "audit: wrote " << options.html << "\n";
+  }
   if (common.json) std::cout << report.dump(2) << "\n";
   else print_summary(report, options.examples);
   return kOk;

@@ -39,6 +39,7 @@ struct AuditCommandOptions {
   int clusters = 0;                   // 0: chosen by silhouette
   std::size_t examples = 5;           // groups printed per finding
   std::string cache_dir = ".cache/cerebra";
+  std::string html;                   // also write the page here
 };
 int command_audit(const CommonOptions& common, const std::vector<std::string>& inputs,
                   const AuditCommandOptions& options);

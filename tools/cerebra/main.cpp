@@ -142,12 +142,13 @@ int dispatch(const std::string& verb, int argc, char** argv) {
   } else if (verb == "audit") {
     options.add_options()
         ("json", po::bool_switch(&common.json), "print the whole report as JSON")
+        ("html", po::value(&audit.html)->value_name("FILE"), "also write a self-contained HTML page with thumbnails")
         ("near-threshold", po::value(&audit.near_threshold)->value_name("N"),
          "largest perceptual-hash distance (of 64 bits) for a near-duplicate candidate (default 10)")
         ("clusters", po::value(&audit.clusters)->value_name("K"), "source clusters per dataset (default: by silhouette)")
         ("examples", po::value(&audit.examples)->value_name("N"), "groups shown per finding (default 5)")
         ("cache", po::value(&audit.cache_dir)->value_name("DIR"), "trait cache folder (default .cache/cerebra)");
-    synopsis = "cerebra audit DATA_OR_PIPELINE... [--json] [--near-threshold N] [--clusters K]\n\n"
+    synopsis = "cerebra audit DATA_OR_PIPELINE... [--json] [--html FILE] [--near-threshold N] [--clusters K]\n\n"
                "Audits dataset folders (any layout a dataset plugin reads; images outside its classes\n"
                "are audited as unlabelled), pipelines (their dataset, split as a run would split it)\n"
                "and run directories (their split.csv): exact and near-duplicate groups, label\n"
