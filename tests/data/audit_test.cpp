@@ -371,5 +371,50 @@ TEST(AuditCommand, APipelineIsAuditedWithItsSplit) {
   }
 }
 
+TEST(AuditCommand, ExcludeOverlapWithDropsWhatTheOtherDatasetHolds) {
+  TempDir dir;
+  const cv::Mat seen = scan(801), also = scan(802);
+  std::vector<std::tuple<std::string, std::string, cv::Mat>> files = {{"a", "seen.png", seen}, {"b", "also.png", also}};
+  for (unsigned i = 0; i < 8; ++i) files.emplace_back(i % 2 ? "a" : "b", std::to_string(i) + ".png", scan(810 + i));
+  const std::string mine = write_folder(dir, "mine", files);
+  const std::string theirs = write_folder(dir, "theirs", {{"x", "copy.jpg", jpeg(resized(seen, 0.5), 70)},
+                                                          {"y", "same.png", also}});
+  const std::string pipeline = fmt::format(
+      "[dataset]\ntype = \"image_folder\"\nroot = \"{}\"\n[split]\ntrain = 0.5\nval = 0.25\ntest = 0.25\n"
+      "exclude_overlap_with = [\"{}\"]\n[loader]\ncache_dir = \"{}\"\n[model]\ntype = \"cnn\"\n",
+      mine, "image_folder:" + theirs, dir.file("cache"));
+  write_text(dir.file("p.toml"), pipeline);
+  const CommandResult result = run_command(cli() + " audit '" + dir.file("p.toml") + "' --json 2>/dev/null");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const nlohmann::json report = nlohmann::json::parse(result.output);
+  EXPECT_EQ(report["files"], 8);  // seen.png (a near copy is theirs) and also.png (the same bytes) left out
+
+  write_text(dir.file("bad.toml"), pipeline.substr(0, pipeline.find("exclude")) +
+                                       "exclude_overlap_with = [\"image_foldr\"]\n[model]\ntype = \"cnn\"\n");
+  const CommandResult invalid = run_command(cli() + " validate '" + dir.file("bad.toml") + "'");
+  EXPECT_EQ(invalid.exit_code, 2) << invalid.output;
+  EXPECT_NE(invalid.output.find("'image_foldr' is not a registered dataset (did you mean 'image_folder'?)"),
+            std::string::npos)
+      << invalid.output;
+}
+
+TEST(AuditCommand, ARunDirectoryIsAuditedWithTheSplitItRecorded) {
+  TempDir dir;
+  const cv::Mat image = scan(901);
+  const std::string root = write_folder(dir, "data", {{"a", "x.png", image},
+                                                      {"a", "x_copy.jpg", jpeg(image, 60)},
+                                                      {"b", "y.png", scan(902)}});
+  write_text(dir.file("run/pipeline.toml"), fmt::format("[dataset]\ntype = \"image_folder\"\nroot = \"{}\"\n"
+                                                        "[model]\ntype = \"cnn\"\n", root));
+  write_text(dir.file("run/split.csv"), fmt::format("file,class,split,group\n{0}/a/x.png,a,train,0\n"
+                                                    "{0}/a/x_copy.jpg,a,test,1\n{0}/b/y.png,b,val,2\n", root));
+  const CommandResult result =
+      run_command(cli() + " audit '" + dir.file("run") + "' --json --cache '" + dir.file("cache") + "' 2>/dev/null");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const nlohmann::json report = nlohmann::json::parse(result.output);
+  EXPECT_EQ(report["near"]["split_leaks"]["groups"], 1);
+  EXPECT_EQ(report["sources"][0]["splits"]["test"], 1);
+}
+
 }  // namespace
 }  // namespace cerebra::testing
