@@ -54,6 +54,14 @@ bool wide_range(const std::vector<Series>& series) {
   return high > 0 && high / low > 20;
 }
 
+// From zero on a linear axis, so a constant rate reads as constant rather
+// than as a line in a zoomed-in band.
+Axes rate_axes(const std::vector<Series>& rate) {
+  Axes axes{"epoch", "learning rate (head)", wide_range(rate)};
+  if (!axes.log_y) axes.y_min = 0.0;
+  return axes;
+}
+
 // The validation figures of metrics.jsonl other than the loss, the monitor first.
 std::vector<std::string> validation_figures(const std::vector<json>& lines, const std::string& monitor) {
   std::vector<std::string> keys;
@@ -101,11 +109,11 @@ void curves_section(html::Page& page, const RunRecord& run, const Scope& scope) 
                        figures.size(), key != monitor});
   }
   figures.push_back({"train_accuracy", per_epoch(run.metrics, "train_accuracy", epochs), figures.size(), true});
-  page.chart(scope.id("metric-chart"), line_chart(x, figures, {"epoch", "figure on the validation split", false, 0.0, 1.0}),
+  page.chart(scope.id("metric-chart"), line_chart(x, figures, {"epoch", "figure per epoch", false, 0.0, 1.0}),
              "The monitored figure (" + monitor + ", solid), which picks the checkpoint that is tested, and the "
              "other per-epoch figures (dashed)." + best);
   std::vector<Series> rate{{"learning rate", per_epoch(run.metrics, "learning_rate", epochs), 2, false}};
-  page.chart(scope.id("rate-chart"), line_chart(x, rate, {"epoch", "learning rate (head)", wide_range(rate)}),
+  page.chart(scope.id("rate-chart"), line_chart(x, rate, rate_axes(rate)),
              "The head's learning rate in each epoch, as the schedule set it.");
 }
 
@@ -131,7 +139,7 @@ void overlaid_curves_section(html::Page& page, const std::vector<RunRecord>& run
              "Loss per epoch: validation solid, training dashed, one colour per run.");
   page.chart("metric-chart", line_chart(x, monitored, {"epoch", "monitored figure (validation)"}),
              "Each run's monitored figure per epoch (the one that picked its tested checkpoint).");
-  page.chart("rate-chart", line_chart(x, rate, {"epoch", "learning rate (head)", wide_range(rate)}),
+  page.chart("rate-chart", line_chart(x, rate, rate_axes(rate)),
              "Each run's head learning rate per epoch.");
 }
 

@@ -43,7 +43,7 @@ th, td { border: 1px solid var(--rule); padding: .25rem .6rem; text-align: left;
 thead th { background: #f2f2f2; }
 td.num { text-align: right; }
 pre { background: #f6f6f6; border: 1px solid var(--rule); padding: .6rem .8rem; overflow-x: auto;
-      font-size: .85rem; line-height: 1.35; max-height: 32rem; }
+      font-size: .85rem; line-height: 1.35; max-height: 18rem; }
 figure { margin: .6rem 0 1.4rem; }
 figcaption { color: var(--muted); font-size: .9rem; max-width: 48rem; margin-top: .3rem; }
 .chart { position: relative; height: 20rem; max-width: 52rem; }
