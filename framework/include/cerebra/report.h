@@ -30,8 +30,11 @@ struct GalleryPick {
 std::vector<GalleryPick> select_gallery(const std::vector<Prediction>& predictions, std::size_t classes,
                                         std::size_t max_errors = 8, std::size_t correct_per_class = 3);
 
-// Turns the chosen test images of a run into pictures (a Grad-CAM overlay as
-// PNG bytes and a caption each). Empty when this build cannot explain.
+// Turns the chosen test images of a run into pictures: one per pick, in the
+// picks' order, each a Grad-CAM overlay as PNG bytes; an empty caption is
+// filled in from the pick (true and predicted class, confidence, file). An
+// Error it throws is shown in the gallery's place and the rest of the report
+// is still written.
 using GalleryExplainer =
     std::function<std::vector<html::Picture>(const std::string& run_dir, const std::vector<GalleryPick>& picks)>;
 
