@@ -82,7 +82,7 @@ std::string monitor_of(const RunRecord& run) { return run.summary.raw.value("mon
 }  // namespace
 
 void curves_section(html::Page& page, const RunRecord& run, const Scope& scope) {
-  page.section(scope.id("curves"), scope.title("Learning curves"));
+  scope.open(page, "curves", "Learning curves");
   if (!run.problem("metrics").empty()) {
     page.notice("Not available: " + run.problem("metrics"));
     return;

@@ -58,7 +58,7 @@ html::Table matrix_table(const RunRecord& run, bool normalised) {
 }  // namespace
 
 void confusion_section(html::Page& page, const RunRecord& run, const Scope& scope) {
-  page.section(scope.id("confusion"), scope.title("Confusion matrix (test split)"));
+  scope.open(page, "confusion", "Confusion matrix (test split)");
   if (!has_predictions(page, run)) return;
   page.paragraph("Each row is a true class, each column what the model predicted; the diagonal holds the correct "
                  "predictions. The row-normalised table shows each class's recall on its diagonal and where its "
@@ -75,7 +75,7 @@ std::vector<int> roc_classes(const RunSummary& summary) {
 }
 
 void roc_section(html::Page& page, const RunRecord& run, const Scope& scope) {
-  page.section(scope.id("roc"), scope.title("ROC curves (test split)"));
+  scope.open(page, "roc", "ROC curves (test split)");
   if (!has_predictions(page, run)) return;
   std::vector<XySeries> series;
   std::vector<std::string> undefined;
@@ -102,7 +102,7 @@ void roc_section(html::Page& page, const RunRecord& run, const Scope& scope) {
 }
 
 void reliability_section(html::Page& page, const RunRecord& run, const Scope& scope) {
-  page.section(scope.id("reliability"), scope.title("Reliability diagram (test split)"));
+  scope.open(page, "reliability", "Reliability diagram (test split)");
   if (!has_predictions(page, run)) return;
   const auto bins = reliability_bins(run.predictions, kReliabilityBins);
   XySeries points{"accuracy per confidence bin", {}, 0, false, true};

@@ -100,7 +100,7 @@ void pictures(html::Page& page, const std::vector<GalleryPick>& picks, std::vect
 }  // namespace
 
 void gallery_section(html::Page& page, const RunRecord& run, const Scope& scope, const ReportOptions& options) {
-  page.section(scope.id("gallery"), scope.title("Grad-CAM gallery (test split)"));
+  scope.open(page, "gallery", "Grad-CAM gallery (test split)");
   if (run.predictions.empty()) {
     page.notice("Not available: the run has no test predictions to choose images from.");
     return;

@@ -190,11 +190,12 @@ void Page::close_section() {
   in_section_ = false;
 }
 
-Page& Page::section(const std::string& id, const std::string& title) {
+Page& Page::section(const std::string& id, const std::string& title, bool in_contents) {
   claim_id(id);
   close_section();
   body_ += "<section id=\"" + id + "\">\n<h2>" + escape(title) + "</h2>\n";
   sections_.emplace_back(id, title);
+  if (in_contents) contents_.emplace_back(id, title);
   in_section_ = true;
   return *this;
 }
@@ -274,9 +275,9 @@ std::string Page::render() const {
   out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
   out += "<title>" + escape(title_) + "</title>\n<style>" + std::string(kStyle) + "</style>\n</head>\n<body>\n";
   out += "<h1>" + escape(title_) + "</h1>\n";
-  if (!sections_.empty()) {
+  if (!contents_.empty()) {
     out += "<nav class=\"contents\">";
-    for (const auto& [id, title] : sections_) out += "<a href=\"#" + id + "\">" + escape(title) + "</a>";
+    for (const auto& [id, title] : contents_) out += "<a href=\"#" + id + "\">" + escape(title) + "</a>";
     out += "</nav>\n";
   }
   out += body_;

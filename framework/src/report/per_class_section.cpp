@@ -39,7 +39,7 @@ bool has_intervals(const json& metrics) {
 }  // namespace
 
 void per_class_section(html::Page& page, const RunRecord& run, const Scope& scope) {
-  page.section(scope.id("per-class"), scope.title("Per-class figures (test split)"));
+  scope.open(page, "per-class", "Per-class figures (test split)");
   const json& metrics = run.summary.test_metrics;
   if (!metrics.is_object()) {
     page.notice("Not available: summary.json has no test metrics (status " + run.summary.status + ").");

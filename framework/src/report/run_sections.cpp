@@ -47,7 +47,7 @@ std::string test_figures(const RunSummary& summary) {
 void summary_section(html::Page& page, const RunRecord& run, const Scope& scope) {
   const RunSummary& s = run.summary;
   const json& raw = s.raw;
-  page.section(scope.id("summary"), scope.title("Run summary"));
+  scope.open(page, "summary", "Run summary");
   std::string status = s.status + (s.message.empty() ? "" : " — " + s.message);
   std::string best = s.best_epoch > 0 ? fmt::format("epoch {} ({} = {})", s.best_epoch, raw.value("monitor", "?"),
                                                     figure(raw.value("best_value", std::nan(""))))
@@ -142,7 +142,7 @@ void skipped(html::Page& page, const RunRecord& run) {
 }  // namespace
 
 void data_section(html::Page& page, const RunRecord& run, const Scope& scope) {
-  page.section(scope.id("data"), scope.title("Data"));
+  scope.open(page, "data", "Data");
   if (!run.problem("split").empty()) page.notice("Split counts not available: " + run.problem("split"));
   else split_table(page, run);
   duplicates(page, run);

@@ -13,11 +13,16 @@
 namespace cerebra::report {
 
 // Ids of one run's sections start with `prefix` ("" for a single run,
-// "run2-" and so on beside others); titles end with `suffix`.
+// "run2-" and so on beside others); titles end with `suffix`. Beside other
+// runs only a run's first section is in the page's contents list.
 struct Scope {
   std::string prefix, suffix;
   std::string id(const std::string& name) const { return prefix + name; }
   std::string title(const std::string& text) const { return text + suffix; }
+  bool listed(const std::string& name) const { return prefix.empty() || name == "summary"; }
+  void open(html::Page& page, const std::string& name, const std::string& title) const {
+    page.section(id(name), this->title(title), listed(name));
+  }
 };
 
 void summary_section(html::Page& page, const RunRecord& run, const Scope& scope);
