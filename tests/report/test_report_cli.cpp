@@ -2,6 +2,8 @@
 // and nothing already written lost.
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "report_test_support.h"
 
 namespace fs = std::filesystem;
@@ -75,4 +77,37 @@ TEST(ReportCli, AnUnwritableOutputKeepsTheEarlierFile) {
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_TRUE(contains(result.output, dir.file("file/report.html"))) << result.output;
   EXPECT_EQ(read_text(run / "report.html"), before);
+}
+
+TEST(ReportCli, AReportThatCannotBeWrittenDoesNotFailTheRun) {
+  TempDir dir;
+  const fs::path run = tiny_run(dir, "a", 1);
+  // A folder where report.html goes: the rename onto it fails at the run's end.
+  fs::remove(run / "report.html");
+  fs::create_directories(run / "report.html" / "blocker");
+  auto resumed = run_command(cli() + " run --resume " + run.string());
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_TRUE(contains(resumed.output, "report: not written (" + (run / "report.html").string()))
+      << resumed.output;
+  EXPECT_TRUE(contains(resumed.output, "Write it later with: cerebra report " + run.string())) << resumed.output;
+  EXPECT_TRUE(contains(read_text(run / "summary.json"), "\"status\": \"completed\""));
+}
+
+TEST(ReportCli, DuplicateGroupsOfSplitCsvAreListed) {
+  TempDir dir;
+  const fs::path run = tiny_run(dir, "a", 1);
+  // split.csv as the duplicate-aware split records it: a fourth column naming each file's group.
+  std::istringstream rows(read_text(run / "split.csv"));
+  std::string text, line;
+  for (int i = 0; std::getline(rows, line); ++i) {
+    text += line + (i == 0 ? ",group" : i <= 2 ? ",same-bytes" : ",g" + std::to_string(i)) + "\n";
+  }
+  write_text((run / "split.csv").string(), text);
+  auto result = run_command(cli() + " report " + run.string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const std::string html = read_text(run / "report.html");
+  EXPECT_TRUE(contains(html, "Duplicate groups (split.csv&#39;s group column)")) << html.substr(0, 200);
+  EXPECT_TRUE(contains(html, "<td>same-bytes</td>"));
+  // A group of one file is not a duplicate.
+  EXPECT_FALSE(contains(html, "<td>g3</td>"));
 }
