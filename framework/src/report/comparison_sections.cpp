@@ -15,19 +15,24 @@ void comparison_section(html::Page& page, const std::vector<RunRecord>& runs) {
   std::vector<ComparisonRow> rows;
   for (const auto& run : runs) rows.push_back(comparison_row(run.path, run.summary, run.weights));
   const auto columns = comparison_columns(rows);
-  html::Table table{"The layout of the study's Tables 2 and 3 (cerebra compare): each metric's headline on the test split",
-                    {"Model"}, {}};
+  html::Table table{
+      "The layout of the study's Tables 2 and 3 (cerebra compare): each metric's headline on the test split",
+      {"Model"}, {}};
   for (const auto& column : columns) table.header.push_back(column.first);
   for (const char* title : {"Dataset", "Epochs", "ImageNet weights", "Run"}) table.header.push_back(title);
   for (const auto& row : rows) {
     std::vector<html::Cell> line{row.model};
     for (const auto& column : columns) line.emplace_back(figure(comparison_value(row, column.second)));
-    for (const std::string& text : {row.dataset, std::to_string(row.epochs), row.weights, row.run}) line.emplace_back(text);
+    for (const std::string& text : {row.dataset, std::to_string(row.epochs), row.weights, row.run}) {
+      line.emplace_back(text);
+    }
     table.rows.push_back(std::move(line));
   }
   page.table(table);
   for (const auto& row : rows) {
-    if (row.metrics.is_null()) page.notice(row.run + " has no test metrics (status " + row.status + "); its row is empty.");
+    if (row.metrics.is_null()) {
+      page.notice(row.run + " has no test metrics (status " + row.status + "); its row is empty.");
+    }
   }
 }
 

@@ -34,7 +34,8 @@ html::Table matrix_table(const RunRecord& run, bool normalised) {
   const auto& classes = run.summary.classes;
   const auto counts = confusion_counts(run.predictions, classes.size());
   html::Table table;
-  table.caption = normalised ? "Share of each true class (rows sum to 100%)" : "Images (rows: true class, columns: predicted)";
+  table.caption = normalised ? "Share of each true class (rows sum to 100%)"
+                             : "Images (rows: true class, columns: predicted)";
   table.header = {"true \\ predicted"};
   table.header.insert(table.header.end(), classes.begin(), classes.end());
   for (std::size_t t = 0; t < classes.size(); ++t) {
@@ -45,7 +46,8 @@ html::Table matrix_table(const RunRecord& run, bool normalised) {
     std::vector<html::Cell> line{name};
     for (std::size_t p = 0; p < classes.size(); ++p) {
       const double share = row_total ? static_cast<double>(counts[t][p]) / static_cast<double>(row_total) : 0;
-      html::Cell cell(normalised ? (row_total ? fmt::format("{:.1f}%", 100 * share) : "—") : std::to_string(counts[t][p]));
+      html::Cell cell(normalised ? (row_total ? fmt::format("{:.1f}%", 100 * share) : "—")
+                                 : std::to_string(counts[t][p]));
       cell.shade = row_total ? share : -1;
       cell.title = fmt::format("{} of {} {} images predicted {}", counts[t][p], row_total, classes[t], classes[p]);
       line.push_back(cell);

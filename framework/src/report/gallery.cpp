@@ -66,19 +66,24 @@ namespace report {
 
 namespace {
 
+std::string class_of(int c, const std::vector<std::string>& classes) {
+  return c >= 0 && static_cast<std::size_t>(c) < classes.size() ? classes[static_cast<std::size_t>(c)] : "?";
+}
+
 std::string caption(const GalleryPick& pick, const std::vector<std::string>& classes) {
-  auto name = [&](int c) { return c >= 0 && static_cast<std::size_t>(c) < classes.size() ? classes[static_cast<std::size_t>(c)] : "?"; };
   const std::string file = std::filesystem::path(pick.file).filename().string();
-  return pick.error() ? fmt::format("{} predicted as {} (p = {:.2f}) · {}", name(pick.true_class),
-                                    name(pick.predicted_class), pick.confidence, file)
-                      : fmt::format("{}, correct (p = {:.2f}) · {}", name(pick.true_class), pick.confidence, file);
+  const std::string truth = class_of(pick.true_class, classes);
+  return pick.error() ? fmt::format("{} predicted as {} (p = {:.2f}) · {}", truth,
+                                    class_of(pick.predicted_class, classes), pick.confidence, file)
+                      : fmt::format("{}, correct (p = {:.2f}) · {}", truth, pick.confidence, file);
 }
 
 void picks_table(html::Page& page, const std::vector<GalleryPick>& picks, const std::vector<std::string>& classes) {
-  html::Table table{"The test images the gallery shows, in its order", {"", "image", "true class", "predicted", "confidence"}, {}};
+  html::Table table{"The test images the gallery shows, in its order",
+                    {"", "image", "true class", "predicted", "confidence"}, {}};
   for (const auto& pick : picks) {
-    table.rows.push_back({pick.error() ? "error" : "correct", pick.file, classes.at(static_cast<std::size_t>(pick.true_class)),
-                          classes.at(static_cast<std::size_t>(pick.predicted_class)), figure(pick.confidence)});
+    table.rows.push_back({pick.error() ? "error" : "correct", pick.file, class_of(pick.true_class, classes),
+                          class_of(pick.predicted_class, classes), figure(pick.confidence)});
   }
   page.table(table);
 }

@@ -69,8 +69,9 @@ void per_class_section(html::Page& page, const RunRecord& run, const Scope& scop
   }
   std::vector<html::Cell> headline_row{"headline", std::to_string(metrics[shown[0]].value("count", 0))};
   for (const auto& key : shown) {
-    headline_row.emplace_back(with_interval(metrics[key].value("value", json(nullptr)), metrics[key].value("ci95", json(nullptr))) +
-                              " " + metrics[key].value("average", std::string()));
+    const json& report = metrics[key];
+    headline_row.emplace_back(with_interval(report.value("value", json(nullptr)), report.value("ci95", json(nullptr))) +
+                              " " + report.value("average", std::string()));
   }
   table.rows.push_back(std::move(headline_row));
   page.table(table);

@@ -109,7 +109,8 @@ void duplicates(html::Page& page, const RunRecord& run) {
   for (const auto& row : run.split) {
     if (!row.group.empty()) members[row.group].push_back(&row);
   }
-  html::Table table{"Duplicate groups (split.csv's group column): files with the same content", {"group", "split", "files"}, {}};
+  html::Table table{"Duplicate groups (split.csv's group column): files with the same content",
+                    {"group", "split", "files"}, {}};
   for (const auto& [group, rows] : members) {
     if (rows.size() < 2) continue;
     std::string names;
