@@ -51,11 +51,18 @@ class CnnModel : public cerebra::ClassifierModel {
     //    and ATen's pooling run without layout conversions.
     // tests/models/test_cnn_equivalence.cpp checks outputs and gradients
     // against the textbook order (conv, ReLU, pool) in NCHW.
+    return pooled_conv3(forward_to_gradcam_layer(input));
+  }
+
+  // Grad-CAM's layer is conv3: its output, before pooling and ReLU.
+  torch::Tensor forward_to_gradcam_layer(const torch::Tensor& input) override {
     auto x = input.contiguous(torch::MemoryFormat::ChannelsLast);
     x = torch::max_pool2d(conv1_->forward(x), 2).relu_();
     x = torch::max_pool2d(conv2_->forward(x), 2).relu_();
-    x = torch::max_pool2d(conv3_->forward(x), 2).relu_();
-    return x.flatten(1);  // flattens in (channel, row, column) order, whatever the layout
+    return conv3_->forward(x);
+  }
+  torch::Tensor forward_from_gradcam_layer(const torch::Tensor& activation) override {
+    return head(pooled_conv3(activation));
   }
 
   torch::Tensor head(const torch::Tensor& features) override {
@@ -63,6 +70,12 @@ class CnnModel : public cerebra::ClassifierModel {
   }
 
  private:
+  static torch::Tensor pooled_conv3(const torch::Tensor& conv3) {
+    // Not in place on `conv3`: Grad-CAM needs that tensor unchanged.
+    auto x = torch::max_pool2d(conv3, 2).relu_();
+    return x.flatten(1);  // flattens in (channel, row, column) order, whatever the layout
+  }
+
   nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, conv3_{nullptr};
   nn::Linear fc1_{nullptr}, fc2_{nullptr};
   nn::Dropout dropout_{nullptr};
