@@ -18,13 +18,6 @@
 
 namespace cerebra::cli {
 
-namespace {
-
-std::string base_name(const std::string& path) {
-  auto slash = path.find_last_of('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
 // Loads plugins and reports failures: warnings normally, fatal with --strict.
 // Returns null (after printing) when the command must stop.
 std::unique_ptr<Host> open_host(const CommonOptions& common, bool quiet_failures, int& exit_code) {
@@ -44,6 +37,13 @@ std::unique_ptr<Host> open_host(const CommonOptions& common, bool quiet_failures
   }
   exit_code = kOk;
   return host;
+}
+
+namespace {
+
+std::string base_name(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
 nlohmann::json component_json(const Registry& registry, const ComponentInfo& info) {

@@ -1,7 +1,12 @@
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
+
+namespace cerebra {
+class Host;
+}
 
 namespace cerebra::cli {
 
@@ -13,6 +18,11 @@ struct CommonOptions {
   bool strict = false;
   bool json = false;
 };
+
+// Loads plugins and reports failures: warnings normally (unless
+// `quiet_failures`), fatal with --strict. Returns null (after printing, with
+// `exit_code` set) when the command must stop.
+std::unique_ptr<Host> open_host(const CommonOptions& common, bool quiet_failures, int& exit_code);
 
 int command_list(const CommonOptions& common, const std::string& kind);
 int command_inspect(const CommonOptions& common, const std::string& name);
@@ -33,5 +43,19 @@ int command_predict(const CommonOptions& common, const std::string& run_dir,
                     const std::vector<std::string>& paths, const std::string& format,
                     const std::string& device);
 int command_compare(const std::vector<std::string>& run_dirs, const std::string& format);
+
+struct ExplainCommandOptions {
+  std::string method = "gradcam";  // gradcam or gradcam++
+  std::string target_class;        // "" for each image's predicted class
+  std::string out;                 // "" for RUN_DIR/explain
+  bool json = false;
+  bool sanity = false;             // the sanity checks instead of images
+  std::string data;                // --sanity on this folder instead of the test split
+  std::size_t images = 64;         // --sanity: at most this many images
+  std::string device = "auto";
+};
+// explain_command.cpp
+int command_explain(const CommonOptions& common, const std::string& run_dir, const std::vector<std::string>& paths,
+                    const ExplainCommandOptions& options);
 
 }  // namespace cerebra::cli

@@ -25,6 +25,10 @@ class GradcamUnsupported : public Error {
   using Error::Error;
 };
 
+struct GradcamExtent {
+  double left, top, right, bottom;
+};
+
 struct ClassifierOutput {
   torch::Tensor logits;
   torch::Tensor aux_logits;  // undefined unless the network has an auxiliary head (training only)
@@ -49,6 +53,15 @@ class ClassifierModel : public torch::nn::Module {
   // layer overrides both (the conformance test checks the identity).
   virtual torch::Tensor forward_to_gradcam_layer(const torch::Tensor& input);
   virtual torch::Tensor forward_from_gradcam_layer(const torch::Tensor& activation);
+  // Where the Grad-CAM layer's map lies on an input of `height` x `width`:
+  // the edges of its first and last cells, in input pixels. The default, the
+  // whole input, holds for padded networks whose strides divide the input
+  // (VGG16, ResNet50 at 224); a network of unpadded convolutions sees a
+  // smaller central region, and a map stretched over the whole input would
+  // be drawn too wide (the study's CNN: columns 7 to 55 of 64).
+  virtual GradcamExtent gradcam_extent(std::int64_t height, std::int64_t width) const {
+    return {0.0, 0.0, static_cast<double>(width), static_cast<double>(height)};
+  }
 
   // Buffers of this model that published weights files (torchvision's,
   // timm's) lack, each with the value such weights imply. load_weights adds

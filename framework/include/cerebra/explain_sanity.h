@@ -27,11 +27,16 @@ double spearman_correlation(const cv::Mat& a, const cv::Mat& b);
 double structural_similarity(const cv::Mat& a, const cv::Mat& b);
 
 // Localisation of maps against known lesions, over the images that have one.
+// The pointing game (Zhang et al. 2018) counts a hit when the map's peak lies
+// within 15 pixels of the lesion at 224x224: that share of the input's side.
+constexpr double kPointingTolerance = 15.0 / 224.0;
+
 struct LocalisationScore {
   std::size_t images = 0;        // images with a lesion inside the model's view
   double energy_in_lesion = 0;   // mean share of map energy inside the lesion
-  double pointing_hits = 0;      // share of maps whose peak lies in the lesion
-  double chance = 0;             // mean lesion area share: what a uniform map scores on both
+  double energy_chance = 0;      // mean lesion area share: a uniform map's energy_in_lesion
+  double pointing_hits = 0;      // share of maps whose peak lies within the tolerance of the lesion
+  double pointing_chance = 0;    // mean area share of the lesion grown by the tolerance: a random peak's hit rate
 };
 
 // The maps after randomising layer groups `groups` (head first).
@@ -57,7 +62,10 @@ struct SanityReport {
   std::vector<RandomisationStep> steps;      // one per layer group, head first
 };
 
-// Runs both checks on a run. The run's model is restored afterwards. Throws
+// Runs both checks on a run. Every map of an image is for the same class: its
+// true class where the data is labelled (the lesion's class, so localisation
+// asks whether the evidence for the tumour lies on it), else the trained
+// model's prediction. The run's model is restored afterwards. Throws
 // Error as explain_images() does, and when no image could be explained.
 SanityReport sanity_check(TrainedRun& run, const SanityOptions& options);
 

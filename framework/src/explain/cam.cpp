@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <opencv2/imgproc.hpp>
+
 #include "../data/planar.h"
 
 namespace cerebra::detail {
@@ -25,6 +27,19 @@ cv::Mat to_mat(const torch::Tensor& map) {
   auto cpu = map.to(torch::kCPU, torch::kFloat).contiguous();
   cv::Mat view(static_cast<int>(cpu.size(0)), static_cast<int>(cpu.size(1)), CV_32F, cpu.data_ptr<float>());
   return view.clone();
+}
+
+// The layer's map drawn onto the input: bilinear between cell centres (as a
+// resize does), placed where the layer's cells lie; it fades out over half a
+// cell beyond the outer centres (stretching edge cells to the border would
+// draw stripes the layer never saw).
+cv::Mat on_input(const cv::Mat& map, const GradcamExtent& extent, const cv::Size& input) {
+  const double cell_x = (extent.right - extent.left) / map.cols, cell_y = (extent.bottom - extent.top) / map.rows;
+  const cv::Matx23d cells_to_input(cell_x, 0, extent.left + 0.5 * cell_x - 0.5, 0, cell_y,
+                                   extent.top + 0.5 * cell_y - 0.5);
+  cv::Mat out;
+  cv::warpAffine(map, out, cv::Mat(cells_to_input), input, cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(0));
+  return out;
 }
 
 }  // namespace
@@ -52,15 +67,11 @@ CamResult compute_cam(ClassifierModel& model, const torch::Tensor& input, int ta
   const auto gradient = torch::autograd::grad({logits[0][result.target]}, {activation})[0];
   torch::NoGradGuard no_grad;
   auto cam = torch::relu((channel_weights(activation, gradient, method) * activation).sum(1, /*keepdim=*/true));
-  cam = torch::nn::functional::interpolate(
-      cam, torch::nn::functional::InterpolateFuncOptions()
-               .size(std::vector<std::int64_t>{input.size(2), input.size(3)})
-               .mode(torch::kBilinear)
-               .align_corners(false));
-  cam = cam[0][0];
-  const double peak = cam.max().item<double>();
-  if (peak > 0) cam = cam / peak;
-  result.cam = to_mat(cam);
+  const cv::Size input_size(static_cast<int>(input.size(3)), static_cast<int>(input.size(2)));
+  result.cam = on_input(to_mat(cam[0][0]), model.gradcam_extent(input.size(2), input.size(3)), input_size);
+  double peak = 0;
+  cv::minMaxLoc(result.cam, nullptr, &peak);
+  if (peak > 0) result.cam /= peak;
   return result;
 }
 

@@ -98,7 +98,9 @@ std::vector<Explanation> explain_images(TrainedRun& run, const std::vector<std::
     } catch (const std::exception& error) {
       Explanation failed;
       failed.file = file;
-      failed.error = brief(error);
+      // The message names the file, as predict's do (decoding errors already do).
+      const std::string message = brief(error);
+      failed.error = message.rfind(file, 0) == 0 ? message : file + ": " + message;
       out.push_back(std::move(failed));
       continue;
     }

@@ -1,6 +1,7 @@
 // sanity_check(): model randomisation and localisation (explain_sanity.h).
 #include "cerebra/explain_sanity.h"
 
+#include <cmath>
 #include <random>
 
 #include <fmt/format.h>
@@ -19,7 +20,7 @@ using detail::CamResult;
 // One image of the sample, ready to be explained again and again.
 struct SanityImage {
   torch::Tensor input;
-  int target = -1;   // the trained model's predicted class: every map is for it
+  int target = -1;   // the true class where known, else the trained model's prediction: every map is for it
   cv::Mat trained;   // the trained model's map
   cv::Mat lesion;    // CV_8U in the model's view; empty when unknown or none in view
 };
@@ -67,7 +68,7 @@ std::vector<SanityImage> prepare_sample(TrainedRun::Impl& impl, const Source& so
       detail::PreparedImage prepared = detail::prepare_image(*source.dataset, sample, impl.preprocess);
       SanityImage image;
       image.input = detail::image_input(prepared.preprocessed, impl.device);
-      CamResult cam = detail::run_cam(impl, image.input, -1, options.method);
+      CamResult cam = detail::run_cam(impl, image.input, sample.label, options.method);
       image.target = cam.target;
       image.trained = cam.cam;
       image.lesion = lesion_in_view(*source.dataset, sample, prepared, cam.cam.size());
@@ -88,21 +89,36 @@ bool peak_in(const cv::Mat& map, const cv::Mat& mask) {
   return peak > 0 && mask.at<unsigned char>(where) != 0;
 }
 
+double area_share(const cv::Mat& mask) {
+  return static_cast<double>(cv::countNonZero(mask)) / static_cast<double>(mask.total());
+}
+
+// The lesion grown by the pointing game's tolerance.
+cv::Mat within_tolerance(const cv::Mat& lesion) {
+  const int radius = static_cast<int>(std::lround(kPointingTolerance * std::max(lesion.cols, lesion.rows)));
+  if (radius < 1) return lesion;
+  cv::Mat grown;
+  cv::dilate(lesion, grown, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * radius + 1, 2 * radius + 1)));
+  return grown;
+}
+
 std::optional<LocalisationScore> localisation(const std::vector<SanityImage>& images, const std::vector<cv::Mat>& maps) {
   LocalisationScore score;
   for (std::size_t i = 0; i < images.size(); ++i) {
     const cv::Mat& lesion = images[i].lesion;
     if (lesion.empty()) continue;
+    const cv::Mat near_lesion = within_tolerance(lesion);
     ++score.images;
     score.energy_in_lesion += detail::energy_share(maps[i], lesion);
-    score.pointing_hits += peak_in(maps[i], lesion) ? 1.0 : 0.0;
-    score.chance += static_cast<double>(cv::countNonZero(lesion)) / static_cast<double>(lesion.total());
+    score.energy_chance += area_share(lesion);
+    score.pointing_hits += peak_in(maps[i], near_lesion) ? 1.0 : 0.0;
+    score.pointing_chance += area_share(near_lesion);
   }
   if (score.images == 0) return std::nullopt;
   const double n = static_cast<double>(score.images);
-  score.energy_in_lesion /= n;
-  score.pointing_hits /= n;
-  score.chance /= n;
+  for (double* mean : {&score.energy_in_lesion, &score.energy_chance, &score.pointing_hits, &score.pointing_chance}) {
+    *mean /= n;
+  }
   return score;
 }
 
