@@ -58,22 +58,26 @@ learning_rate = 0
 )";
 }
 
-fs::path train(const TempDir& dir, const std::string& architecture) {
+// The run directory, or an empty path with `problem` saying why.
+fs::path train(const TempDir& dir, const std::string& architecture, std::string& problem) {
   const std::string file = dir.file(architecture + ".toml");
   write_text(file, pipeline(architecture));
   auto result = run_command(cli() + " run " + file + " --set run.output=" + dir.file(architecture) + kPlugins);
-  EXPECT_EQ(result.exit_code, 0) << result.output;
-  if (result.exit_code != 0) return {};
+  if (result.exit_code != 0) {
+    problem = "training " + architecture + " failed: " + result.output;
+    return {};
+  }
   return fs::directory_iterator(dir.file(architecture))->path();
 }
 
 // A wide slice: dark frame, gray elliptic head, one bright spot at (62, 30).
 const cv::Point kSpot(62, 30);
-void write_slice(const fs::path& file) {
+bool write_slice(const fs::path& file) {
+  fs::create_directories(file.parent_path());
   cv::Mat image(80, 100, CV_8UC1, cv::Scalar(8));
   cv::ellipse(image, {50, 40}, {34, 30}, 0, 0, 360, cv::Scalar(110), cv::FILLED);
   cv::circle(image, kSpot, 5, cv::Scalar(250), cv::FILLED);
-  ASSERT_TRUE(cv::imwrite(file.string(), image));
+  return cv::imwrite(file.string(), image);
 }
 
 std::vector<json> jsonl(const fs::path& file) {
@@ -85,17 +89,21 @@ std::vector<json> jsonl(const fs::path& file) {
 
 class ExplainCli : public ::testing::Test {
  protected:
+  // No assertion here: a failure in SetUpTestSuite makes GoogleTest skip the
+  // tests, which ctest counts as passed. SetUp fails each test instead.
   static void SetUpTestSuite() {
     dir_ = new TempDir();
-    run_ = new fs::path(train(*dir_, "test_bright_net"));
-    write_slice(dir_->path() / "images" / "slice.png");
+    problem_ = new std::string();
+    run_ = new fs::path(train(*dir_, "test_bright_net", *problem_));
+    if (!write_slice(dir_->path() / "images" / "slice.png")) *problem_ += "cannot write the test image";
     write_text(dir_->file("images/broken.png"), "not an image");
   }
   static void TearDownTestSuite() {
     delete run_;
+    delete problem_;
     delete dir_;
   }
-  void SetUp() override { ASSERT_FALSE(run_->empty()) << "the suite's run could not be trained"; }
+  void SetUp() override { ASSERT_TRUE(problem_->empty()) << *problem_; }
 
   static std::string explain(const std::string& options) {
     return cli() + " explain " + run_->string() + " " + dir_->file("images") + kPlugins + " " + options;
@@ -103,10 +111,12 @@ class ExplainCli : public ::testing::Test {
 
   static TempDir* dir_;
   static fs::path* run_;
+  static std::string* problem_;
 };
 
 TempDir* ExplainCli::dir_ = nullptr;
 fs::path* ExplainCli::run_ = nullptr;
+std::string* ExplainCli::problem_ = nullptr;
 
 }  // namespace
 
@@ -162,6 +172,25 @@ TEST_F(ExplainCli, GradCamPlusPlusAndAChosenClass) {
   EXPECT_NEAR(line["peak"]["y"].get<double>(), kSpot.y, 3.0) << line;
 }
 
+TEST_F(ExplainCli, SanityMapsOfAModelWithoutLearnedWeightsStayTheSame) {
+  // The test net's "random" initialisation is its hand-set weights, so
+  // randomising changes nothing: the measures must then say so (the
+  // opposite of a trained model's, test_sanity.cpp).
+  auto result = run_command(cli() + " explain " + run_->string() + " --sanity --json --data " + dir_->file("images") +
+                            kPlugins + " 2>/dev/null");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const json report = json::parse(result.output);
+  EXPECT_EQ(report["images"], 1);
+  ASSERT_EQ(report["skipped"].size(), 1u);
+  EXPECT_NE(report["skipped"][0].get<std::string>().find("broken.png"), std::string::npos) << report;
+  ASSERT_EQ(report["randomisation"].size(), 2u);
+  for (const auto& step : report["randomisation"]) {
+    EXPECT_NEAR(step["spearman"].get<double>(), 1.0, 1e-9) << step;
+    EXPECT_NEAR(step["ssim"].get<double>(), 1.0, 1e-9) << step;
+  }
+  EXPECT_TRUE(report["trained_localisation"].is_null());  // a folder has no known lesions
+}
+
 TEST_F(ExplainCli, BadUsageIsRefusedWithTheReason) {
   auto unknown = run_command(explain("--class yess"));
   EXPECT_EQ(unknown.exit_code, 2) << unknown.output;
@@ -179,15 +208,16 @@ TEST_F(ExplainCli, BadUsageIsRefusedWithTheReason) {
 }
 
 TEST_F(ExplainCli, ArchitecturesThatCannotBeExplainedSayWhy) {
-  const fs::path no_cam = train(*dir_, "test_no_cam_net");
-  ASSERT_FALSE(no_cam.empty());
+  std::string problem;
+  const fs::path no_cam = train(*dir_, "test_no_cam_net", problem);
+  ASSERT_FALSE(no_cam.empty()) << problem;
   auto result = run_command(cli() + " explain " + no_cam.string() + " " + dir_->file("images") + kPlugins);
   EXPECT_EQ(result.exit_code, 1) << result.output;
   EXPECT_NE(result.output.find("architecture 'test_no_cam_net' declares no Grad-CAM layer"), std::string::npos)
       << result.output;
 
-  const fs::path uncut = train(*dir_, "test_uncut_net");
-  ASSERT_FALSE(uncut.empty());
+  const fs::path uncut = train(*dir_, "test_uncut_net", problem);
+  ASSERT_FALSE(uncut.empty()) << problem;
   result = run_command(cli() + " explain " + uncut.string() + " --sanity" + kPlugins);
   EXPECT_EQ(result.exit_code, 1) << result.output;
   EXPECT_NE(result.output.find("architecture 'test_uncut_net' declares Grad-CAM layer 'spot' but its model does "
