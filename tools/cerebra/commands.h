@@ -24,6 +24,11 @@ struct CommonOptions {
 // `exit_code` set) when the command must stop.
 std::unique_ptr<Host> open_host(const CommonOptions& common, bool quiet_failures, int& exit_code);
 
+// Inside a catch block of a command working on a run: reports the exception
+// being handled (a pipeline.toml that no longer validates lists each problem)
+// and returns kRunFailed.
+int run_failure(const std::string& verb, const std::string& run_dir);
+
 int command_list(const CommonOptions& common, const std::string& kind);
 int command_inspect(const CommonOptions& common, const std::string& name);
 int command_validate(const CommonOptions& common, const std::string& pipeline,

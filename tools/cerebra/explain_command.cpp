@@ -180,13 +180,8 @@ int command_explain(const CommonOptions& common, const std::string& run_dir, con
       }
     }
     return options.sanity ? explain_sanity(run, options) : explain_files(run, paths, options);
-  } catch (const ConfigError& error) {
-    for (const auto& diagnostic : error.diagnostics()) std::cerr << diagnostic.to_string() << "\n";
-    std::cerr << "cerebra explain: " << run_dir << "/pipeline.toml no longer validates\n";
-    return kRunFailed;
-  } catch (const std::exception& error) {
-    std::cerr << "cerebra explain: error: " << brief(error) << "\n";
-    return kRunFailed;
+  } catch (const std::exception&) {
+    return run_failure("explain", run_dir);
   }
 }
 
