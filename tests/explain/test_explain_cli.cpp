@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -15,7 +14,7 @@
 
 namespace fs = std::filesystem;
 using cerebra::testing::cli;
-using cerebra::testing::read_text;
+using cerebra::testing::read_jsonl;
 using cerebra::testing::run_command;
 using cerebra::testing::TempDir;
 using cerebra::testing::write_text;
@@ -80,13 +79,6 @@ bool write_slice(const fs::path& file) {
   return cv::imwrite(file.string(), image);
 }
 
-std::vector<json> jsonl(const fs::path& file) {
-  std::vector<json> lines;
-  std::istringstream in(read_text(file));
-  for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
-  return lines;
-}
-
 class ExplainCli : public ::testing::Test {
  protected:
   // No assertion here: a failure in SetUpTestSuite makes GoogleTest skip the
@@ -123,7 +115,7 @@ std::string* ExplainCli::problem_ = nullptr;
 TEST_F(ExplainCli, WritesOverlaysAndALinePerImageWithThePeakOnTheOriginal) {
   auto result = run_command(explain(""));
   ASSERT_EQ(result.exit_code, 0) << result.output;
-  const auto lines = jsonl(*run_ / "explain" / "cams.jsonl");
+  const auto lines = read_jsonl(*run_ / "explain" / "cams.jsonl");
   ASSERT_EQ(lines.size(), 2u);
 
   // Sorted: broken.png first, with an error naming it; the other still explained.
@@ -157,7 +149,7 @@ TEST_F(ExplainCli, GradCamPlusPlusAndAChosenClass) {
   const fs::path out = dir_->path() / "plus";
   auto result = run_command(explain("--method gradcam++ --class no --json --out " + out.string()));
   ASSERT_EQ(result.exit_code, 0) << result.output;
-  const auto lines = jsonl(out / "cams.jsonl");
+  const auto lines = read_jsonl(out / "cams.jsonl");
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[1]["method"], "gradcam++");
   EXPECT_EQ(lines[1]["predicted"], "yes");
@@ -167,7 +159,7 @@ TEST_F(ExplainCli, GradCamPlusPlusAndAChosenClass) {
 
   auto plus = run_command(explain("--method gradcam++ --out " + (dir_->path() / "plus2").string()));
   ASSERT_EQ(plus.exit_code, 0) << plus.output;
-  const json line = jsonl(dir_->path() / "plus2" / "cams.jsonl")[1];
+  const json line = read_jsonl(dir_->path() / "plus2" / "cams.jsonl")[1];
   EXPECT_NEAR(line["peak"]["x"].get<double>(), kSpot.x, 3.0) << line;
   EXPECT_NEAR(line["peak"]["y"].get<double>(), kSpot.y, 3.0) << line;
 }
