@@ -194,9 +194,12 @@ TEST_F(ExplainCli, BadUsageIsRefusedWithTheReason) {
   EXPECT_EQ(method.exit_code, 2) << method.output;
   EXPECT_NE(method.output.find("gradcam or gradcam++"), std::string::npos) << method.output;
 
-  auto nothing = run_command(cli() + " explain " + run_->string() + kPlugins + " " + dir_->file("missing.png"));
+  std::filesystem::create_directories(dir_->file("empty"));
+  auto nothing = run_command(cli() + " explain " + run_->string() + kPlugins + " " + dir_->file("missing.png") + " " +
+                             dir_->file("empty"));
   EXPECT_EQ(nothing.exit_code, 1) << nothing.output;
-  EXPECT_NE(nothing.output.find("missing.png"), std::string::npos) << nothing.output;
+  EXPECT_NE(nothing.output.find("missing.png: no such file"), std::string::npos) << nothing.output;
+  EXPECT_NE(nothing.output.find("empty: folder holds no image files"), std::string::npos) << nothing.output;
 }
 
 TEST_F(ExplainCli, ArchitecturesThatCannotBeExplainedSayWhy) {

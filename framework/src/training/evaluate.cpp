@@ -369,12 +369,8 @@ std::vector<Prediction> TrainedRun::predict(const std::vector<std::string>& file
   std::vector<std::size_t> positions;  // index into `out` of each sample
   for (std::size_t i = 0; i < files.size(); ++i) {
     out[i].file = files[i];
-    std::error_code error;
-    if (!fs::exists(files[i], error)) {
-      out[i].error = "no such file";
-    } else if (fs::is_directory(files[i], error)) {
-      out[i].error = "folder holds no image files";
-    } else {
+    out[i].error = detail::path_problem(files[i]);
+    if (out[i].error.empty()) {
       samples.push_back({files[i], -1, ""});
       positions.push_back(i);
     }
@@ -419,6 +415,17 @@ std::vector<Prediction> TrainedRun::predict(const std::vector<std::string>& file
   }
   return out;
 }
+
+namespace detail {
+
+std::string path_problem(const std::string& path) {
+  std::error_code error;
+  if (!fs::exists(path, error)) return "no such file";
+  if (fs::is_directory(path, error)) return "folder holds no image files";
+  return "";
+}
+
+}  // namespace detail
 
 std::vector<std::string> expand_image_paths(const std::vector<std::string>& paths) {
   std::vector<std::string> files;

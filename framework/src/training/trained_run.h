@@ -75,6 +75,10 @@ struct TrainedRun::Impl {
 
 namespace detail {
 
+// Why a path from expand_image_paths() cannot be an image ("no such file",
+// "folder holds no image files"), or "" when it is worth decoding.
+std::string path_problem(const std::string& path);
+
 // The one way into a TrainedRun's insides (a friend of TrainedRun).
 struct TrainedRunAccess {
   static TrainedRun::Impl& of(TrainedRun& run) { return *run.impl_; }
