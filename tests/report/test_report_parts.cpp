@@ -94,9 +94,9 @@ TEST(ReportGallery, MostConfidentErrorsFirstThenCorrectPerClass) {
   EXPECT_EQ(select_gallery(predictions, 2, 1, 0)[0].file, "e2");
 }
 
-TEST(ReportGallery, ThisBuildHasNoExplainerYet) {
-  // Until cerebra explain's library is part of the build the gallery says so;
-  // this test changes when gallery_explainer() is wired.
+TEST(ReportGallery, ThisBuildExplainsThroughCerebraExplain) {
   Registry registry;
-  EXPECT_FALSE(gallery_explainer(registry));
+  EXPECT_TRUE(gallery_explainer(registry));
+  // A run that does not exist is an Error, which the gallery shows in its place.
+  EXPECT_THROW(gallery_explainer(registry)("/nonexistent/run", {}), Error);
 }

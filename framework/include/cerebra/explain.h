@@ -26,6 +26,10 @@ struct ExplainOptions {
   // The class whose evidence the map shows: one of the run's class names, or
   // "" for each image's predicted class.
   std::string target_class;
+  // The names given are sample ids of the run's own dataset (re-created from
+  // its pipeline.toml), loaded through it: how the report explains test
+  // images of datasets that are not files (synthetic). Otherwise they are files.
+  bool from_run_dataset = false;
 };
 
 // One image explained.

@@ -38,9 +38,10 @@ std::vector<GalleryPick> select_gallery(const std::vector<Prediction>& predictio
 using GalleryExplainer =
     std::function<std::vector<html::Picture>(const std::string& run_dir, const std::vector<GalleryPick>& picks)>;
 
-// The explainer of this build. The seam for `cerebra explain`: until its
-// library API is part of the build this returns an empty function, and the
-// gallery says that explanations are not available.
+// The explainer of this build: Grad-CAM (cerebra/explain.h) of each pick's
+// predicted class, on the original image where the preprocessing says where
+// it moves pixels, at most 256 pixels a side. An empty explainer makes the
+// gallery list its picks and say that no explanations were made.
 GalleryExplainer gallery_explainer(const Registry& registry);
 
 struct ReportOptions {

@@ -91,8 +91,12 @@ std::vector<Explanation> explain_images(TrainedRun& run, const std::vector<std::
     detail::PreparedImage prepared;
     detail::CamResult cam;
     try {
-      if (std::string problem = detail::path_problem(file); !problem.empty()) throw Error(problem);
-      prepared = detail::prepare_image(files_dataset, {file, -1, ""}, impl.preprocess);
+      if (options.from_run_dataset) {
+        prepared = detail::prepare_image(impl.run_dataset(), {file, -1, ""}, impl.preprocess);
+      } else {
+        if (std::string problem = detail::path_problem(file); !problem.empty()) throw Error(problem);
+        prepared = detail::prepare_image(files_dataset, {file, -1, ""}, impl.preprocess);
+      }
       cam = detail::run_cam(impl, detail::image_input(prepared.preprocessed, impl.device), target, options.method);
     } catch (const GradcamUnsupported&) {
       throw;

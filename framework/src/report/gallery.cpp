@@ -7,7 +7,11 @@
 
 #include <fmt/format.h>
 
+#include <opencv2/imgproc.hpp>
+
 #include "cerebra/error.h"
+#include "cerebra/evaluate.h"
+#include "cerebra/explain.h"
 #include "sections.h"
 
 namespace cerebra {
@@ -53,13 +57,41 @@ std::vector<GalleryPick> select_gallery(const std::vector<Prediction>& predictio
   return picks;
 }
 
+namespace {
+
+// At most 256 pixels a side: a gallery of large scans would make the report
+// tens of megabytes.
+std::string small_png(const cv::Mat& image) {
+  cv::Mat shown = image;
+  const int longest = std::max(image.cols, image.rows);
+  if (longest > 256) {
+    const double scale = 256.0 / longest;
+    cv::resize(image, shown, cv::Size(), scale, scale, cv::INTER_AREA);
+  }
+  const std::vector<unsigned char> png = encode_png(shown);
+  return std::string(png.begin(), png.end());
+}
+
+}  // namespace
+
 GalleryExplainer gallery_explainer(const Registry& registry) {
-  // The seam for `cerebra explain` (issue 11): when its library API
-  // (cerebra/explain.h) is part of the build, this returns a function that
-  // explains the picks of a TrainedRun opened with `registry` and encodes
-  // each overlay as PNG bytes. Until then there is nothing to call.
-  (void)registry;
-  return {};
+  // Grad-CAM of the predicted class on the original image (on the image the
+  // model saw where a stage cannot say where it moves pixels); the test
+  // images are sample ids of the run's dataset, so they load through it.
+  return [&registry](const std::string& run_dir, const std::vector<GalleryPick>& picks) {
+    TrainedRun run(run_dir, registry);
+    std::vector<std::string> ids;
+    for (const auto& pick : picks) ids.push_back(pick.file);
+    ExplainOptions options;
+    options.from_run_dataset = true;
+    std::vector<html::Picture> pictures;
+    for (const Explanation& e : explain_images(run, ids, options)) {
+      if (!e.error.empty()) throw Error(e.error);
+      const bool original = !e.cam_on_original.empty();
+      pictures.push_back({small_png(original ? overlay(e.original, e.cam_on_original) : overlay(e.model_view, e.cam)), ""});
+    }
+    return pictures;
+  };
 }
 
 namespace report {
@@ -117,8 +149,8 @@ void gallery_section(html::Page& page, const RunRecord& run, const Scope& scope,
                  "confidence, then over each class's most confident correct predictions. Attention on the lesion is "
                  "reassuring; attention on the skull, the background or a scanner artefact suggests a shortcut.");
   if (!options.explainer) {
-    page.notice("Grad-CAM explanations are not available in this build (it does not include cerebra explain), so "
-                "the gallery lists the images it would explain instead of showing them.");
+    page.notice("No Grad-CAM explanations were made for this report, so the gallery lists the images it would "
+                "explain instead of showing them.");
   } else {
     std::vector<html::Picture> made = options.explainer(run.path, picks);
     for (std::size_t i = 0; i < made.size() && i < picks.size(); ++i) {
