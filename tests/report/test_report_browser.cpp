@@ -115,15 +115,17 @@ namespace {
 
 // Stands in for Grad-CAM: a synthetic overlay per pick (a bright disc on a
 // gradient), encoded as PNG, as the explain module will hand them over.
-std::vector<html::Picture> synthetic_overlays(const std::string&, const std::vector<GalleryPick>& picks) {
-  std::vector<html::Picture> pictures;
+// Their maps lie mostly outside the head (20% inside), as a model that
+// learned the background would make them.
+std::vector<GalleryPicture> synthetic_overlays(const std::string&, const std::vector<GalleryPick>& picks) {
+  std::vector<GalleryPicture> pictures;
   for (std::size_t i = 0; i < picks.size(); ++i) {
     cv::Mat image(48, 48, CV_8UC3);
     for (int y = 0; y < 48; ++y) image.row(y).setTo(cv::Scalar(4 * y, 60, 200 - 4 * y));
     cv::circle(image, {12 + static_cast<int>(i % 4) * 8, 24}, 8, cv::Scalar(0, 0, 255), cv::FILLED);
     std::vector<unsigned char> png;
     cv::imencode(".png", image, png);
-    pictures.push_back({std::string(png.begin(), png.end()), ""});
+    pictures.push_back({{std::string(png.begin(), png.end()), ""}, 0.2});
   }
   return pictures;
 }
@@ -150,6 +152,9 @@ TEST(ReportBrowser, TheGalleryShowsEachExplanationItIsGiven) {
       << "not every image decoded";
   EXPECT_NE(gallery.find("Correct predictions, per class"), std::string::npos);
   EXPECT_EQ(gallery.find("not available in this build"), std::string::npos);
+  EXPECT_NE(gallery.find("20% of the map"), std::string::npos) << gallery;
+  EXPECT_NE(gallery.find("Shortcut warning: most of the map's energy (80%) lies outside the head"), std::string::npos)
+      << gallery;
 }
 
 TEST(ReportBrowser, SeveralRunsSideBySideWithTheirCurvesOverlaid) {

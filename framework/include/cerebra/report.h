@@ -35,8 +35,12 @@ std::vector<GalleryPick> select_gallery(const std::vector<Prediction>& predictio
 // filled in from the pick (true and predicted class, confidence, file). An
 // Error it throws is shown in the gallery's place and the rest of the report
 // is still written.
+struct GalleryPicture {
+  html::Picture picture;
+  double head_share = -1;  // share of the map's energy inside the head outline; < 0 when unknown
+};
 using GalleryExplainer =
-    std::function<std::vector<html::Picture>(const std::string& run_dir, const std::vector<GalleryPick>& picks)>;
+    std::function<std::vector<GalleryPicture>(const std::string& run_dir, const std::vector<GalleryPick>& picks)>;
 
 // The explainer of this build: Grad-CAM (cerebra/explain.h) of each pick's
 // predicted class, on the original image where the preprocessing says where

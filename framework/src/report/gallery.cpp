@@ -84,11 +84,12 @@ GalleryExplainer gallery_explainer(const Registry& registry) {
     for (const auto& pick : picks) ids.push_back(pick.file);
     ExplainOptions options;
     options.from_run_dataset = true;
-    std::vector<html::Picture> pictures;
+    std::vector<GalleryPicture> pictures;
     for (const Explanation& e : explain_images(run, ids, options)) {
       if (!e.error.empty()) throw Error(e.error);
       const bool original = !e.cam_on_original.empty();
-      pictures.push_back({small_png(original ? overlay(e.original, e.cam_on_original) : overlay(e.model_view, e.cam)), ""});
+      pictures.push_back({{small_png(original ? overlay(e.original, e.cam_on_original) : overlay(e.model_view, e.cam)), ""},
+                          e.head_energy_share.value_or(-1.0)});
     }
     return pictures;
   };
@@ -118,6 +119,26 @@ void picks_table(html::Page& page, const std::vector<GalleryPick>& picks, const 
                           class_of(pick.predicted_class, classes), figure(pick.confidence)});
   }
   page.table(table);
+}
+
+// How much of the maps lies inside the head; most of it outside suggests the
+// model learned the background, the skull or the collection (issue 11).
+void shortcut_warning(html::Page& page, const std::vector<GalleryPicture>& explained) {
+  double sum = 0;
+  std::size_t known = 0;
+  for (const auto& e : explained) {
+    if (e.head_share >= 0) sum += e.head_share, ++known;
+  }
+  if (known == 0) return;
+  const double mean = sum / known;
+  page.paragraph(fmt::format("On these {} images, {:.0f}% of the map's energy lies inside the head outline on average.",
+                             known, 100 * mean));
+  if (mean < 0.5) {
+    page.notice(fmt::format("Shortcut warning: most of the map's energy ({:.0f}%) lies outside the head. The model may "
+                            "rely on the background, the skull or traits of the collection rather than the tumour; "
+                            "check with `cerebra audit` and `cerebra explain --sanity`.",
+                            100 * (1 - mean)));
+  }
 }
 
 // The pictures the explainer made, errors and correct ones under their own headings.
@@ -152,9 +173,12 @@ void gallery_section(html::Page& page, const RunRecord& run, const Scope& scope,
     page.notice("No Grad-CAM explanations were made for this report, so the gallery lists the images it would "
                 "explain instead of showing them.");
   } else {
-    std::vector<html::Picture> made = options.explainer(run.path, picks);
-    for (std::size_t i = 0; i < made.size() && i < picks.size(); ++i) {
-      if (made[i].caption.empty()) made[i].caption = caption(picks[i], classes);
+    std::vector<GalleryPicture> explained = options.explainer(run.path, picks);
+    shortcut_warning(page, explained);
+    std::vector<html::Picture> made;
+    for (std::size_t i = 0; i < explained.size(); ++i) {
+      made.push_back(std::move(explained[i].picture));
+      if (made[i].caption.empty() && i < picks.size()) made[i].caption = caption(picks[i], classes);
     }
     pictures(page, picks, std::move(made));
   }
