@@ -154,9 +154,7 @@ TEST(BadInputs, DanglingAndLoopingLinksAreUnreadableFilesWithTheirReason) {
 
 TEST(BadInputs, PredictGivesDanglingAndLoopingLinksTheirOwnErrorLine) {
   TempDir dir;
-  write_text(dir.file("p.toml"), cerebra::testing::tiny_pipeline(1));
-  ASSERT_EQ(run_command(cli() + " run " + dir.file("p.toml") + " --set run.output=" + dir.file("runs")).exit_code, 0);
-  const fs::path run = only_run(dir.file("runs"));
+  const fs::path run = cerebra::testing::train_tiny_run(dir, 1);
   const fs::path images = dir.path() / "images";
   write_images(images, 2, 100);
   fs::create_symlink(images / "loop.png", images / "loop.png");
@@ -176,9 +174,7 @@ TEST(BadInputs, PredictGivesDanglingAndLoopingLinksTheirOwnErrorLine) {
 
 TEST(BadInputs, ResumeTakesTheSettingsThatMayChangeAndNamesTheOthers) {
   TempDir dir;
-  write_text(dir.file("p.toml"), cerebra::testing::tiny_pipeline(1));
-  ASSERT_EQ(run_command(cli() + " run " + dir.file("p.toml") + " --set run.output=" + dir.file("runs")).exit_code, 0);
-  const fs::path run = only_run(dir.file("runs"));
+  const fs::path run = cerebra::testing::train_tiny_run(dir, 1);
   const std::string pipeline = read_text(run / "pipeline.toml");
 
   auto refused = run_command(cli() + " run --resume " + run.string() + " --set model.input_size=64");
@@ -231,9 +227,7 @@ TEST(BadInputs, TooFewImagesAskForMoreImagesNotALargerSplit) {
 
 TEST(BadInputs, ADamagedCheckpointIsNamedWithItsCauseInClosedParentheses) {
   TempDir dir;
-  write_text(dir.file("p.toml"), cerebra::testing::tiny_pipeline(1));
-  ASSERT_EQ(run_command(cli() + " run " + dir.file("p.toml") + " --set run.output=" + dir.file("runs")).exit_code, 0);
-  const fs::path run = only_run(dir.file("runs"));
+  const fs::path run = cerebra::testing::train_tiny_run(dir, 1);
   write_text((run / "checkpoints" / "best.pt").string(), "not a checkpoint");
   auto result = run_command(cli() + " eval " + run.string());
   EXPECT_EQ(result.exit_code, 1) << result.output;

@@ -141,9 +141,7 @@ TEST(Faults, AFullDiskEndsTheRunNamingFileCauseAndFreeSpaceAndResumeContinues) {
 
 TEST(Faults, ResumeWritesEachEpochOnceWhateverACrashLeftInTheMetrics) {
   TempDir dir;
-  write_text(dir.file("p.toml"), cerebra::testing::tiny_pipeline(2));
-  ASSERT_EQ(run_command(cli() + " run " + dir.file("p.toml") + " --set run.output=" + dir.file("runs")).exit_code, 0);
-  const fs::path run = only_run(dir.file("runs"));
+  const fs::path run = cerebra::testing::train_tiny_run(dir, 2);
   const auto lines = read_metrics(run);
   ASSERT_EQ(lines.size(), 2u);
   // A crash after the checkpoint of epoch 2 but before its metrics line...
@@ -166,9 +164,7 @@ TEST(Faults, ResumeWritesEachEpochOnceWhateverACrashLeftInTheMetrics) {
 
 TEST(Faults, ASecondProcessOnARunDirectoryIsToldWhoHoldsIt) {
   TempDir dir;
-  write_text(dir.file("p.toml"), cerebra::testing::tiny_pipeline(1));
-  ASSERT_EQ(run_command(cli() + " run " + dir.file("p.toml") + " --set run.output=" + dir.file("runs")).exit_code, 0);
-  const fs::path run = only_run(dir.file("runs"));
+  const fs::path run = cerebra::testing::train_tiny_run(dir, 1);
   set_epochs(run, 1, 2);
   {
     // This test process holds the lock, as a running `cerebra run` would.
@@ -212,9 +208,7 @@ TEST(Faults, AMissingPluginFolderIsReportedAndFatalUnderStrict) {
 
 TEST(Faults, AResumeRemovesTheTemporariesOfAWriterKilledMidWrite) {
   TempDir dir;
-  write_text(dir.file("p.toml"), cerebra::testing::tiny_pipeline(1));
-  ASSERT_EQ(run_command(cli() + " run " + dir.file("p.toml") + " --set run.output=" + dir.file("runs")).exit_code, 0);
-  const fs::path run = only_run(dir.file("runs"));
+  const fs::path run = cerebra::testing::train_tiny_run(dir, 1);
   // What a kill -9 inside write_file_atomically leaves: NAME.PID.tmp.
   write_text((run / "checkpoints" / "last.pt.4242.tmp").string(), "half a checkpoint");
   write_text((run / "summary.json.4242.tmp").string(), "{");
