@@ -5,7 +5,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-tools/setup.sh
+# chromium: the report's browser test (tests/report/test_report_browser.cpp)
+# opens generated reports headless.
+tools/setup.sh chromium
 tools/build.sh
 # Real-data tests read the shared datasets when they are there.
 if [ -z "${CEREBRA_DATA:-}" ] && [ -d "$root/../shared/datasets" ]; then

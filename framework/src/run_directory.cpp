@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -116,6 +117,7 @@ std::string RunDirectory::summary_file() const { return join_path(path_, "summar
 std::string RunDirectory::weights_file() const { return join_path(path_, "weights.txt"); }
 std::string RunDirectory::skipped_file() const { return join_path(path_, "skipped.csv"); }
 std::string RunDirectory::test_predictions_file() const { return join_path(eval_folder(), "predictions_test.csv"); }
+std::string RunDirectory::report_file() const { return join_path(path_, "report.html"); }
 std::string RunDirectory::eval_folder(const std::string& name) const {
   fs::path folder = fs::path(path_) / "eval";
   return (name.empty() ? folder : folder / name).string();
@@ -165,18 +167,18 @@ void write_split_manifest(const std::string& path, const SplitResult& split,
 std::vector<SplitRow> RunDirectory::read_split() const {
   const std::string file = split_file();
   auto records = parse_csv(read_file(file));
-  // Runs before 0.3 wrote no group column.
-  const std::vector<std::string> header{"file", "class", "split", "group"};
-  const std::size_t fields = records.empty() ? 0 : records[0].size();
-  if ((fields != 3 && fields != 4) || !std::equal(records[0].begin(), records[0].end(), header.begin())) {
-    throw Error(file + ": expected the header file,class,split,group");
+  // A fourth column, `group`, names each file's duplicate group where the split records it.
+  const std::vector<std::string> plain{"file", "class", "split"}, grouped{"file", "class", "split", "group"};
+  if (records.empty() || (records[0] != plain && records[0] != grouped)) {
+    throw Error(file + ": expected the header file,class,split (or file,class,split,group)");
   }
+  const std::size_t fields = records[0].size();
   std::vector<SplitRow> rows;
   for (std::size_t i = 1; i < records.size(); ++i) {
     if (records[i].size() != fields) {
       throw Error(fmt::format("{}: record {}: expected {} fields, found {}", file, i + 1, fields, records[i].size()));
     }
-    rows.push_back({records[i][0], records[i][1], records[i][2], fields == 4 ? records[i][3] : ""});
+    rows.push_back({records[i][0], records[i][1], records[i][2], fields == 4 ? records[i][3] : std::string()});
   }
   return rows;
 }
@@ -272,6 +274,79 @@ void RunDirectory::write_skipped(const std::vector<SkippedFile>& skipped) const 
   for (const auto& s : skipped) text += csv_record({s.id, s.reason});
   write_file_atomically(skipped_file(), text);
 }
+
+std::vector<SkippedFile> RunDirectory::read_skipped() const {
+  const std::string file = skipped_file();
+  std::error_code error;
+  if (!fs::exists(file, error)) return {};
+  auto records = parse_csv(read_file(file));
+  if (records.empty() || records[0] != std::vector<std::string>{"file", "reason"}) {
+    throw Error(file + ": expected the header file,reason");
+  }
+  std::vector<SkippedFile> skipped;
+  for (std::size_t i = 1; i < records.size(); ++i) {
+    if (records[i].size() != 2) {
+      throw Error(fmt::format("{}: record {}: expected 2 fields, found {}", file, i + 1, records[i].size()));
+    }
+    skipped.push_back({records[i][0], records[i][1]});
+  }
+  return skipped;
+}
+
+bool RunDirectory::has_test_predictions() const {
+  std::error_code error;
+  return fs::exists(test_predictions_file(), error);
+}
+
+namespace {
+
+int class_index(const std::string& name, const std::vector<std::string>& class_names) {
+  auto it = std::find(class_names.begin(), class_names.end(), name);
+  return it == class_names.end() ? -1 : static_cast<int>(it - class_names.begin());
+}
+
+// One record of a predictions CSV: file, true class, predicted class, p_<class>...
+Prediction parse_prediction(const std::vector<std::string>& record, const std::vector<std::string>& class_names,
+                            const std::string& where) {
+  Prediction p;
+  p.file = record[0];
+  p.label = class_index(record[1], class_names);
+  p.predicted = class_index(record[2], class_names);
+  if ((!record[1].empty() && p.label < 0) || p.predicted < 0) {
+    throw Error(where + ": a class that is not one of the run's (" + record[1] + ", " + record[2] + ")");
+  }
+  for (std::size_t c = 0; c < class_names.size(); ++c) {
+    const std::string& text = record[3 + c];
+    char* end = nullptr;
+    const double value = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0') throw Error(where + ": '" + text + "' is not a probability");
+    p.probabilities.push_back(static_cast<float>(value));
+  }
+  return p;
+}
+
+}  // namespace
+
+std::vector<Prediction> RunDirectory::read_test_predictions(const std::vector<std::string>& class_names) const {
+  const std::string file = test_predictions_file();
+  auto records = parse_csv(read_file(file));
+  std::vector<std::string> header{"file", "true_class", "predicted_class"};
+  for (const auto& name : class_names) header.push_back("p_" + name);
+  if (records.empty() || records[0] != header) {
+    throw Error(file + ": expected the header " + csv_record(header).substr(0, csv_record(header).size() - 1));
+  }
+  std::vector<Prediction> predictions;
+  for (std::size_t i = 1; i < records.size(); ++i) {
+    const std::string where = fmt::format("{}: record {}", file, i + 1);
+    if (records[i].size() != header.size()) {
+      throw Error(fmt::format("{}: expected {} fields, found {}", where, header.size(), records[i].size()));
+    }
+    predictions.push_back(parse_prediction(records[i], class_names, where));
+  }
+  return predictions;
+}
+
+void RunDirectory::write_report(const std::string& html) const { write_file_atomically(report_file(), html); }
 
 void RunDirectory::write_test_predictions(const std::vector<Prediction>& predictions,
                                           const std::vector<std::string>& class_names) const {

@@ -71,6 +71,10 @@ TEST(HtmlPage, SectionsHaveIdsAndAContentsList) {
   EXPECT_EQ(count(text, "<section"), count(text, "</section>"));
   ASSERT_EQ(page.sections().size(), 2u);
   EXPECT_EQ(page.sections()[1].first, "data");
+  page.section("detail", "A detail", false);
+  const std::string listed = page.render();
+  EXPECT_NE(listed.find("<section id=\"detail\">"), std::string::npos);
+  EXPECT_EQ(listed.find("href=\"#detail\""), std::string::npos) << "a section left out of the contents";
   EXPECT_THROW(page.section("data", "again"), Error);
   EXPECT_THROW(page.section("Has Space", "x"), Error);
   EXPECT_THROW(page.section("", "x"), Error);

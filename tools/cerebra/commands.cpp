@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cerebra/comparison.h"
 #include "cerebra/dataset.h"
 #include "cerebra/evaluate.h"
 #include "cerebra/host.h"
@@ -25,27 +26,6 @@ namespace {
 std::string base_name(const std::string& path) {
   auto slash = path.find_last_of('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-// Loads plugins and reports failures: warnings normally, fatal with --strict.
-// Returns null (after printing) when the command must stop.
-std::unique_ptr<Host> open_host(const CommonOptions& common, bool quiet_failures, int& exit_code) {
-  HostOptions options;
-  options.plugin_paths = common.plugin_paths;
-  auto host = std::make_unique<Host>(options);
-  auto failures = host->failures();
-  if (!failures.empty() && (common.strict || !quiet_failures)) {
-    for (const auto* failure : failures) {
-      std::cerr << (common.strict ? "error: " : "warning: ") << failure->message
-                << (common.strict ? "\n" : failure->status == PluginStatus::FolderUnreadable ? " (folder skipped)\n" : " (plugin skipped)\n");
-    }
-  }
-  if (!failures.empty() && common.strict) {
-    exit_code = kPluginFailure;
-    return nullptr;
-  }
-  exit_code = kOk;
-  return host;
 }
 
 nlohmann::json component_json(const Registry& registry, const ComponentInfo& info) {
@@ -67,6 +47,27 @@ void print_schema(const Schema& schema) {
 }
 
 }  // namespace
+
+// Loads plugins and reports failures: warnings normally, fatal with --strict.
+// Returns null (after printing) when the command must stop.
+std::unique_ptr<Host> open_host(const CommonOptions& common, bool quiet_failures, int& exit_code) {
+  HostOptions options;
+  options.plugin_paths = common.plugin_paths;
+  auto host = std::make_unique<Host>(options);
+  auto failures = host->failures();
+  if (!failures.empty() && (common.strict || !quiet_failures)) {
+    for (const auto* failure : failures) {
+      std::cerr << (common.strict ? "error: " : "warning: ") << failure->message
+                << (common.strict ? "\n" : failure->status == PluginStatus::FolderUnreadable ? " (folder skipped)\n" : " (plugin skipped)\n");
+    }
+  }
+  if (!failures.empty() && common.strict) {
+    exit_code = kPluginFailure;
+    return nullptr;
+  }
+  exit_code = kOk;
+  return host;
+}
 
 int command_list(const CommonOptions& common, const std::string& kind) {
   int exit_code = kOk;
@@ -426,64 +427,26 @@ int command_predict(const CommonOptions& common, const std::string& run_dir, con
   return predicted > 0 ? kOk : kRunFailed;
 }
 
-namespace {
-
-// The names the paper's tables use for the study's architectures.
-std::string display_model(const std::string& name) {
-  if (name == "cnn") return "CNN";
-  if (name == "vgg16") return "VGG16";
-  if (name == "resnet50") return "ResNet50";
-  if (name == "inception_v3") return "InceptionV3";
-  return name;
-}
-
-}  // namespace
-
 int command_compare(const std::vector<std::string>& run_dirs, const std::string& format) {
-  struct Row {
-    std::string run, model, dataset, weights, status;
-    int epochs = 0;
-    json metrics;
-  };
-  std::vector<Row> rows;
+  std::vector<ComparisonRow> rows;
   for (const auto& dir : run_dirs) {
-    Row row;
     try {
-      RunDirectory run = RunDirectory::open(dir);
-      RunSummary summary = run.read_summary();
-      row.run = dir;
-      row.model = display_model(summary.model);
-      row.dataset = summary.dataset;
-      row.epochs = summary.epochs_completed;
-      row.status = summary.status;
-      row.weights = weights_origin(run, summary);
-      row.metrics = summary.test_metrics;
+      rows.push_back(comparison_row(dir));
     } catch (const std::exception& error) {
       std::cerr << "cerebra compare: " << brief(error) << "\n";
       continue;
     }
-    if (row.metrics.is_null()) {
-      std::cerr << "cerebra compare: " << dir << ": no test metrics (status " << row.status << "); its row is empty\n";
+    if (rows.back().metrics.is_null()) {
+      std::cerr << "cerebra compare: " << dir << ": no test metrics (status " << rows.back().status
+                << "); its row is empty\n";
     }
-    rows.push_back(std::move(row));
   }
   if (rows.empty()) {
     std::cerr << "cerebra compare: no run to compare\n";
     return kRunFailed;
   }
 
-  // The paper's columns, then the optional ones any run measured.
-  std::vector<std::pair<std::string, std::string>> columns{
-      {"Accuracy", "accuracy"}, {"Precision", "precision"}, {"Sensitivity", "sensitivity"}, {"F1-Score", "f1"}};
-  for (const auto& [title, key] : std::vector<std::pair<std::string, std::string>>{{"Specificity", "specificity"},
-                                                                                    {"ROC-AUC", "roc_auc"}}) {
-    for (const auto& row : rows) {
-      if (row.metrics.is_object() && row.metrics.contains(key)) {
-        columns.emplace_back(title, key);
-        break;
-      }
-    }
-  }
+  const auto columns = comparison_columns(rows);
   std::vector<std::string> header{"Model"};
   for (const auto& column : columns) header.push_back(column.first);
   for (const char* title : {"Dataset", "Epochs", "ImageNet weights", "Run"}) header.push_back(title);
@@ -491,9 +454,7 @@ int command_compare(const std::vector<std::string>& run_dirs, const std::string&
   for (const auto& row : rows) {
     std::vector<std::string> line{row.model};
     for (const auto& column : columns) {
-      double value = row.metrics.is_object() && row.metrics.contains(column.second)
-                         ? headline(row.metrics[column.second])
-                         : std::nan("");
+      const double value = comparison_value(row, column.second);
       line.push_back(format == "csv" && std::isnan(value) ? "" : format_number(value));
     }
     line.push_back(row.dataset);

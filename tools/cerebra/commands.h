@@ -1,7 +1,12 @@
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
+
+namespace cerebra {
+class Host;
+}
 
 namespace cerebra::cli {
 
@@ -13,6 +18,11 @@ struct CommonOptions {
   bool strict = false;
   bool json = false;
 };
+
+// Loads plugins and reports failures: warnings normally (unless
+// `quiet_failures`), fatal with --strict. Null (after printing, exit_code set)
+// when the command must stop.
+std::unique_ptr<Host> open_host(const CommonOptions& common, bool quiet_failures, int& exit_code);
 
 int command_list(const CommonOptions& common, const std::string& kind);
 int command_inspect(const CommonOptions& common, const std::string& name);
@@ -33,6 +43,8 @@ int command_predict(const CommonOptions& common, const std::string& run_dir,
                     const std::vector<std::string>& paths, const std::string& format,
                     const std::string& device);
 int command_compare(const std::vector<std::string>& run_dirs, const std::string& format);
+// `out` empty: the one run's report.html.
+int command_report(const CommonOptions& common, const std::vector<std::string>& run_dirs, const std::string& out);
 
 struct AuditCommandOptions {
   int near_threshold = -1;  // Hamming radius of the perceptual hash; -1: the audit's default

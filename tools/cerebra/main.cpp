@@ -30,6 +30,7 @@ Commands:
   audit DATA_OR_PIPELINE...
                          duplicates, near duplicates, label conflicts, leaks
                          across splits and datasets, odd files, source clusters
+  report RUN_DIR...      a self-contained HTML report of a run, or of runs side by side
 
 Options for every command:
   --plugin-path DIR      also search DIR for plugins (repeatable)
@@ -69,6 +70,7 @@ int dispatch(const std::string& verb, int argc, char** argv) {
   EvalOptions eval;
   AuditCommandOptions audit;
   bool csv = false, json = false, markdown = false;
+  std::string out;
 
   std::string synopsis;
   const std::size_t unlimited = static_cast<std::size_t>(-1);
@@ -160,6 +162,18 @@ int dispatch(const std::string& verb, int argc, char** argv) {
                "Exit codes: 0 audited, 1 an input could not be read, 2 bad usage.";
     min_args = 1;
     max_args = unlimited;
+  } else if (verb == "report") {
+    options.add_options()("out", po::value(&out)->value_name("FILE"), "write the report here (required for several runs)");
+    synopsis = "cerebra report RUN_DIR [RUN_DIR...] [--out FILE.html]\n\n"
+               "One self-contained HTML file (no network request, works offline): run summary and\n"
+               "resolved pipeline, data, learning curves, confusion matrix, ROC curves, reliability\n"
+               "diagram, per-class figures with bootstrap intervals, Grad-CAM gallery. Several runs:\n"
+               "the study's table layout side by side and the curves overlaid. One run's report goes\n"
+               "to RUN_DIR/report.html unless --out says otherwise.\n"
+               "Exit codes: 0 written, 1 a run could not be read or the file not written (or it was\n"
+               "written with parts missing, each named on stderr), 2 bad usage.";
+    min_args = 1;
+    max_args = unlimited;
   } else {
     std::cerr << "cerebra: unknown command '" << verb << "'\n\n" << kUsage;
     return kBadUsage;
@@ -207,6 +221,9 @@ int dispatch(const std::string& verb, int argc, char** argv) {
   }
   if (verb == "predict" && csv && json) return usage_error("--csv and --json exclude each other");
   if (verb == "compare" && csv && markdown) return usage_error("--csv and --markdown exclude each other");
+  if (verb == "report" && positional.size() > 1 && out.empty()) {
+    return usage_error("several runs need --out FILE.html (a run's own report.html describes that run alone)");
+  }
 
   std::string first = positional.empty() ? "" : positional[0];
   if (verb == "eval") return command_eval(common, first, eval);
@@ -220,6 +237,7 @@ int dispatch(const std::string& verb, int argc, char** argv) {
     return command_audit(common, positional, audit);
   }
   if (verb == "compare") return command_compare(positional, markdown ? "markdown" : csv ? "csv" : "table");
+  if (verb == "report") return command_report(common, positional, out);
   if (verb == "list") return command_list(common, first);
   if (verb == "inspect") return command_inspect(common, first);
   if (verb == "validate") return command_validate(common, first, overrides);

@@ -56,8 +56,9 @@ class Page {
 
   // Starts a section (<section id=...><h2>title</h2>) that the following
   // content goes into. Ids are unique, lower-case letters, digits and '-'
-  // (they are link targets in the contents list); Error otherwise.
-  Page& section(const std::string& id, const std::string& title);
+  // (they are link targets in the contents list); Error otherwise. A long
+  // page lists only its main sections in the contents (`in_contents`).
+  Page& section(const std::string& id, const std::string& title, bool in_contents = true);
   Page& subheading(const std::string& text);
   Page& paragraph(const std::string& text);
   // A visible notice, e.g. that a section's data is not available and why.
@@ -87,6 +88,7 @@ class Page {
   std::string body_;
   bool in_section_ = false;
   std::vector<std::pair<std::string, std::string>> sections_;  // id, title
+  std::vector<std::pair<std::string, std::string>> contents_;  // the ones the contents list links to
   std::vector<std::string> ids_;
   nlohmann::json charts_ = nlohmann::json::object();  // canvas id -> Chart.js config
 };

@@ -12,6 +12,7 @@
 //   eval/predictions_test.csv   the test split, one row per image
 //   eval/<name>/                `cerebra eval` output: metrics.json, confusion_matrix.csv, predictions.csv
 //   summary.json                status, classes, split sizes, best epoch, val/test metrics
+//   report.html                 the run's report (cerebra report; written when the run ends)
 //   .lock                       held (flock) by the process training in the folder; holds its pid
 #pragma once
 
@@ -55,7 +56,7 @@ class RunLock {
 
 struct SplitRow {
   std::string file, class_name, split;
-  std::string group;  // duplicates share a group number; empty in runs that predate it
+  std::string group;  // the duplicate group, when split.csv has a `group` column; else ""
 };
 
 class RunDirectory {
@@ -79,6 +80,7 @@ class RunDirectory {
   std::string weights_file() const;
   std::string skipped_file() const;
   std::string test_predictions_file() const;
+  std::string report_file() const;
   // eval/ itself for an empty name, else eval/<name>/.
   std::string eval_folder(const std::string& name = "") const;
 
@@ -98,8 +100,15 @@ class RunDirectory {
   void write_weights_report(const std::string& text) const;
   bool loaded_weights() const;  // whether a weights file was actually loaded (weights.txt)
   void write_skipped(const std::vector<SkippedFile>& skipped) const;
+  // skipped.csv; empty when the run skipped nothing (no file). Error naming the file when malformed.
+  std::vector<SkippedFile> read_skipped() const;
   void write_test_predictions(const std::vector<Prediction>& predictions,
                               const std::vector<std::string>& class_names) const;
+  bool has_test_predictions() const;
+  // eval/predictions_test.csv read back for the run's classes (probabilities in
+  // class order). Error naming file and record for a row that does not fit.
+  std::vector<Prediction> read_test_predictions(const std::vector<std::string>& class_names) const;
+  void write_report(const std::string& html) const;
   // Writes eval/<name>/metrics.json, confusion_matrix.csv and predictions.csv; returns the folder.
   std::string write_evaluation(const std::string& name, const nlohmann::json& metrics,
                                const std::vector<Prediction>& predictions,

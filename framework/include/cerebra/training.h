@@ -69,6 +69,13 @@ struct StepResult {
   torch::Tensor logits;  // [n, classes] for the training accuracy; may be undefined
 };
 
+// What an objective learns about the run before training starts.
+struct ObjectiveContext {
+  torch::Device device = torch::kCPU;
+  // The model's input as the preprocess stages fix it; 0 where they do not.
+  std::int64_t channels = 3, height = 0, width = 0;
+};
+
 // What one training step computes from a batch.
 class Objective : public Component {
  public:
@@ -76,7 +83,7 @@ class Objective : public Component {
   virtual ObjectiveNeeds needs() const { return {}; }
   // Modules the objective owns (a projection head, say) are built here, on
   // the model's device; their parameters train with the head's learning rate.
-  virtual void prepare(ClassifierModel& model, const torch::Device& device) { (void)model, (void)device; }
+  virtual void prepare(ClassifierModel& model, const ObjectiveContext& context) { (void)model, (void)context; }
   virtual std::vector<torch::Tensor> parameters() { return {}; }
   virtual StepResult step(StepInputs& inputs) = 0;
 };

@@ -8,7 +8,9 @@
 
 #include <fmt/format.h>
 
+#include "cerebra/error.h"
 #include "cerebra/evaluate.h"
+#include "cerebra/report.h"
 #include "cerebra/run_directory.h"
 
 namespace cerebra {
@@ -94,6 +96,32 @@ class Summary : public Callback {
   void on_run_end(TrainingSession& session) override { session.directory().write_summary(session.state().summary); }
 };
 
+// report.html at the end of the run, after summary.json. The run's results
+// are already on disk, so a report that cannot be written does not change the
+// run's status: the log says why and how to write it later.
+class ReportWriter : public Callback {
+ public:
+  explicit ReportWriter(const Registry& registry) : registry_(registry) {}
+  void on_run_end(TrainingSession& session) override {
+    const RunDirectory& run = session.directory();
+    std::ostream& log = session.log();
+    try {
+      ReportOptions options;
+      options.explainer = gallery_explainer(registry_);
+      Report report = build_report({run.path()}, options);
+      run.write_report(report.html);
+      log << "report: " << run.report_file() << "\n";
+      for (const auto& problem : report.problems) log << "report: incomplete: " << problem << "\n";
+    } catch (const std::exception& error) {
+      log << "report: not written (" << brief(error) << "); the run's results are complete. Write it later with: "
+          << "cerebra report " << run.path() << "\n";
+    }
+  }
+
+ private:
+  const Registry& registry_;
+};
+
 // Stops after `patience` epochs without a new best of the run's monitor.
 class EarlyStopping : public Callback {
  public:
@@ -122,6 +150,15 @@ void register_builtin_callbacks(Registry& registry) {
   registry.add<Progress>(kinds::callback, "progress", "Progress bar on a terminal and one log line per epoch (always on)",
                          {});
   registry.add<Summary>(kinds::callback, "summary", "Writes summary.json when the run ends (always on)", {});
+  // The report's Grad-CAM gallery opens the run's model, so the writer keeps the registry.
+  ComponentInfo report;
+  report.kind = kinds::callback;
+  report.name = "report";
+  report.summary = "Writes report.html, the run's self-contained HTML report, when the run ends (always on)";
+  report.factory = [&registry](const Parameters&) -> std::unique_ptr<Component> {
+    return std::make_unique<ReportWriter>(registry);
+  };
+  registry.add(std::move(report));
   Schema early;
   early.add_int("patience", 5, "Epochs without a new best of [training] monitor before training stops")
       .range(1, 100000);
@@ -135,7 +172,8 @@ const std::vector<std::string>& always_on_callbacks() {
   // The checkpoint before the metrics line: a line in metrics.jsonl always
   // has its checkpoint, and a resume restores a line the crash lost from the
   // checkpoint's training state.
-  static const std::vector<std::string> names{"checkpoint", "metrics_log", "progress", "summary"};
+  // The report last: it reads summary.json.
+  static const std::vector<std::string> names{"checkpoint", "metrics_log", "progress", "summary", "report"};
   return names;
 }
 

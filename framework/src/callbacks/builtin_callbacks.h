@@ -19,7 +19,7 @@ namespace detail {
 const std::vector<std::string>& always_on_callbacks();
 
 // The run's callbacks in calling order: the pipeline's [[callbacks]] (so their
-// state is in the checkpoint), checkpoints, the metrics log, progress, summary. Error for a [[callbacks]]
+// state is in the checkpoint), checkpoints, the metrics log, progress, summary, report. Error for a [[callbacks]]
 // entry naming one that is always on.
 std::vector<std::unique_ptr<Callback>> make_callbacks(const Pipeline& pipeline, const Registry& registry);
 

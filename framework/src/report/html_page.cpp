@@ -29,8 +29,8 @@ h1 { font-size: 1.6rem; margin: 0 0 .25rem; }
 h2 { font-size: 1.3rem; margin: 2.2rem 0 .6rem; padding-bottom: .2rem; border-bottom: 2px solid var(--rule); }
 h3 { font-size: 1.05rem; margin: 1.4rem 0 .4rem; }
 p { max-width: 48rem; margin: .4rem 0 .8rem; }
-nav.contents { font-size: .92rem; margin: .8rem 0 1.2rem; }
-nav.contents a { color: var(--accent); margin-right: 1rem; text-decoration: none; white-space: nowrap; }
+nav.contents { font-size: .92rem; margin: .8rem 0 1.2rem; display: flex; flex-wrap: wrap; gap: .2rem 1rem; }
+nav.contents a { color: var(--accent); text-decoration: none; white-space: nowrap; }
 nav.contents a:hover { text-decoration: underline; }
 .notice { background: var(--notice); border-left: 4px solid #d9a400; padding: .5rem .8rem; max-width: 48rem; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .15rem 1.2rem; margin: .4rem 0 1rem; }
@@ -38,12 +38,12 @@ dl.facts dt { color: var(--muted); }
 dl.facts dd { margin: 0; overflow-wrap: anywhere; }
 .table-wrap { overflow-x: auto; margin: .4rem 0 1.2rem; }
 table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
-caption { text-align: left; color: var(--muted); font-size: .92rem; padding-bottom: .3rem; }
+.table-caption { color: var(--muted); font-size: .92rem; margin: .8rem 0 .3rem; }
 th, td { border: 1px solid var(--rule); padding: .25rem .6rem; text-align: left; vertical-align: top; }
 thead th { background: #f2f2f2; }
 td.num { text-align: right; }
 pre { background: #f6f6f6; border: 1px solid var(--rule); padding: .6rem .8rem; overflow-x: auto;
-      font-size: .85rem; line-height: 1.35; max-height: 32rem; }
+      font-size: .85rem; line-height: 1.35; max-height: 18rem; }
 figure { margin: .6rem 0 1.4rem; }
 figcaption { color: var(--muted); font-size: .9rem; max-width: 48rem; margin-top: .3rem; }
 .chart { position: relative; height: 20rem; max-width: 52rem; }
@@ -58,6 +58,7 @@ footer { margin-top: 3rem; color: var(--muted); font-size: .85rem; }
   nav.contents { display: none; }
   h2 { break-after: avoid; page-break-after: avoid; }
   figure, table, .chart, dl.facts { break-inside: avoid; page-break-inside: avoid; }
+  .table-caption { break-after: avoid; page-break-after: avoid; }
   .table-wrap { overflow: visible; }
   pre { max-height: none; white-space: pre-wrap; }
   .chart { height: 16rem; max-width: 100%; }
@@ -189,11 +190,12 @@ void Page::close_section() {
   in_section_ = false;
 }
 
-Page& Page::section(const std::string& id, const std::string& title) {
+Page& Page::section(const std::string& id, const std::string& title, bool in_contents) {
   claim_id(id);
   close_section();
   body_ += "<section id=\"" + id + "\">\n<h2>" + escape(title) + "</h2>\n";
   sections_.emplace_back(id, title);
+  if (in_contents) contents_.emplace_back(id, title);
   in_section_ = true;
   return *this;
 }
@@ -221,8 +223,9 @@ Page& Page::facts(const std::vector<std::pair<std::string, std::string>>& items)
 }
 
 Page& Page::table(const Table& table) {
+  // The caption as a paragraph above the table: a <caption> is only as wide as its table.
+  if (!table.caption.empty()) body_ += "<p class=\"table-caption\">" + escape(table.caption) + "</p>\n";
   body_ += "<div class=\"table-wrap\"><table>\n";
-  if (!table.caption.empty()) body_ += "<caption>" + escape(table.caption) + "</caption>\n";
   if (!table.header.empty()) {
     body_ += "<thead><tr>";
     for (const auto& title : table.header) body_ += "<th>" + escape(title) + "</th>";
@@ -272,9 +275,9 @@ std::string Page::render() const {
   out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
   out += "<title>" + escape(title_) + "</title>\n<style>" + std::string(kStyle) + "</style>\n</head>\n<body>\n";
   out += "<h1>" + escape(title_) + "</h1>\n";
-  if (!sections_.empty()) {
+  if (!contents_.empty()) {
     out += "<nav class=\"contents\">";
-    for (const auto& [id, title] : sections_) out += "<a href=\"#" + id + "\">" + escape(title) + "</a>";
+    for (const auto& [id, title] : contents_) out += "<a href=\"#" + id + "\">" + escape(title) + "</a>";
     out += "</nav>\n";
   }
   out += body_;

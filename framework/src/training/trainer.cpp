@@ -103,10 +103,19 @@ void Trainer::create_components() {
   auto optimizer = create(pipeline_.optimizer, static_cast<Optimizer*>(nullptr));
 
   loss_->prepare({assembly_.class_names, class_counts(assembly_.split.train, assembly_.class_names.size()), device_});
-  objective_->prepare(*built_.model, device_);
+  objective_->prepare(*built_.model, objective_context());
   std::vector<ParameterGroup> groups = parameter_groups(*built_.model, assembly_.info, *objective_);
   optimizer_ = optimizer->build(groups);
   for (const auto& group : groups) base_rates_.push_back(group.learning_rate);
+}
+
+ObjectiveContext Trainer::objective_context() const {
+  ObjectiveContext context;
+  context.device = device_;
+  std::optional<cv::Size> size;
+  for (const auto& stage : assembly_.preprocess) size = stage.transform->output_size(size);
+  if (size) context.height = size->height, context.width = size->width;
+  return context;
 }
 
 // Loaders of every split, each image decoded and checked before the first

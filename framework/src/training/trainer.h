@@ -83,6 +83,7 @@ class Trainer : public TrainingSession {
   void set_up();
   void make_loaders(Loaders& loaders);
   void create_components();
+  ObjectiveContext objective_context() const;
   void load_checkpoint(const std::string& name, bool with_training_state);
   void apply_schedule(std::size_t batch, std::size_t batches);
   bool train_epoch(Loaders& loaders);
