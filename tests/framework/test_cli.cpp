@@ -71,7 +71,7 @@ TEST(Cli, ListsEachTrainingKind) {
       {"loss", {"cross_entropy", "focal"}},
       {"optimizer", {"adam", "adamw", "sgd"}},
       {"schedule", {"constant", "cosine", "one_cycle", "plateau", "step"}},
-      {"objective", {"classification"}},
+      {"objective", {"classification", "contrastive"}},
       {"callback", {"checkpoint", "early_stopping", "metrics_log", "progress", "report", "summary"}}};
   for (const auto& [kind, names] : expected) {
     auto result = run_command(cli() + " list " + kind + " --json");
