@@ -3,9 +3,22 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cerebra/error.h"
+
 namespace cerebra {
 
 Architecture::~Architecture() = default;
+
+namespace {
+[[noreturn]] void no_gradcam_split() {
+  throw GradcamUnsupported(
+      "its model does not implement ClassifierModel::forward_to_gradcam_layer and "
+      "forward_from_gradcam_layer, which Grad-CAM needs (see docs/adding-a-plugin.md)");
+}
+}  // namespace
+
+torch::Tensor ClassifierModel::forward_to_gradcam_layer(const torch::Tensor&) { no_gradcam_split(); }
+torch::Tensor ClassifierModel::forward_from_gradcam_layer(const torch::Tensor&) { no_gradcam_split(); }
 Loss::~Loss() = default;
 Optimizer::~Optimizer() = default;
 Objective::~Objective() = default;

@@ -91,6 +91,20 @@ void expect_declared_structure_exists(const ArchitectureInfo& info, const Classi
       << "Grad-CAM layer '" << info.gradcam_layer << "' is not a module of the network";
 }
 
+// Grad-CAM cuts the network at its layer: the two halves together must be
+// the whole network, on an input that is not uniform.
+void expect_gradcam_cut_is_the_network(ClassifierModel& model, std::int64_t side) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  torch::manual_seed(3);
+  const auto input = torch::rand({2, 3, side, side});
+  torch::Tensor activation, logits;
+  ASSERT_NO_THROW(activation = model.forward_to_gradcam_layer(input));
+  EXPECT_EQ(activation.dim(), 4) << "the Grad-CAM layer's output must be a feature map (N, C, H, W)";
+  ASSERT_NO_THROW(logits = model.forward_from_gradcam_layer(activation));
+  EXPECT_TRUE(torch::allclose(logits, model.forward(input), 1e-4, 1e-5));
+}
+
 // The defaults, and the defaults with each switch flipped (a switch such as
 // inception_v3's aux_logits changes the modules there are).
 std::vector<Parameters> variants(const Schema& schema) {
@@ -120,6 +134,7 @@ void expect_architecture_conforms(const std::string& name, const Parameters& par
   torch::Tensor logits;
   ASSERT_NO_THROW(logits = model->forward(torch::zeros({1, 3, side, side}))) << side << "x" << side;
   EXPECT_EQ(logits.sizes().vec(), (std::vector<std::int64_t>{1, 3}));
+  expect_gradcam_cut_is_the_network(*model, side);
 }
 
 }  // namespace

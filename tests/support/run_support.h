@@ -60,12 +60,17 @@ inline nlohmann::json read_json(const std::filesystem::path& file) {
   return nlohmann::json::parse(read_text(file));
 }
 
-// One JSON object per line of a run's metrics.jsonl.
-inline std::vector<nlohmann::json> read_metrics(const std::filesystem::path& run) {
+// One JSON object per line of a JSON-lines file.
+inline std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& file) {
   std::vector<nlohmann::json> lines;
-  std::ifstream in(run / "metrics.jsonl");
+  std::ifstream in(file);
   for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
   return lines;
+}
+
+// One JSON object per line of a run's metrics.jsonl.
+inline std::vector<nlohmann::json> read_metrics(const std::filesystem::path& run) {
+  return read_jsonl(run / "metrics.jsonl");
 }
 
 // The one run directory a test's output folder holds.

@@ -21,6 +21,18 @@
 
 namespace cerebra::cli {
 
+int run_failure(const std::string& verb, const std::string& run_dir) {
+  try {
+    throw;
+  } catch (const ConfigError& error) {
+    for (const auto& diagnostic : error.diagnostics()) std::cerr << diagnostic.to_string() << "\n";
+    std::cerr << "cerebra " << verb << ": " << run_dir << "/pipeline.toml no longer validates\n";
+  } catch (const std::exception& error) {
+    std::cerr << "cerebra " << verb << ": error: " << brief(error) << "\n";
+  }
+  return kRunFailed;
+}
+
 namespace {
 
 std::string base_name(const std::string& path) {
@@ -343,13 +355,8 @@ int command_eval(const CommonOptions& common, const std::string& run_dir, const 
     }
     std::cout << "\nwritten: " << (out_dir / "metrics.json").string() << ", confusion_matrix.csv, predictions.csv\n";
     return kOk;
-  } catch (const ConfigError& error) {
-    for (const auto& diagnostic : error.diagnostics()) std::cerr << diagnostic.to_string() << "\n";
-    std::cerr << "cerebra eval: " << run_dir << "/pipeline.toml no longer validates\n";
-    return kRunFailed;
-  } catch (const std::exception& error) {
-    std::cerr << "cerebra eval: error: " << brief(error) << "\n";
-    return kRunFailed;
+  } catch (const std::exception&) {
+    return run_failure("eval", run_dir);
   }
 }
 
@@ -364,13 +371,8 @@ int command_predict(const CommonOptions& common, const std::string& run_dir, con
     TrainedRun run(run_dir, host->registry(), {device});
     classes = run.class_names();
     predictions = run.predict(expand_image_paths(paths));
-  } catch (const ConfigError& error) {
-    for (const auto& diagnostic : error.diagnostics()) std::cerr << diagnostic.to_string() << "\n";
-    std::cerr << "cerebra predict: " << run_dir << "/pipeline.toml no longer validates\n";
-    return kRunFailed;
-  } catch (const std::exception& error) {
-    std::cerr << "cerebra predict: error: " << brief(error) << "\n";
-    return kRunFailed;
+  } catch (const std::exception&) {
+    return run_failure("predict", run_dir);
   }
 
   std::size_t predicted = 0;

@@ -20,9 +20,14 @@ struct CommonOptions {
 };
 
 // Loads plugins and reports failures: warnings normally (unless
-// `quiet_failures`), fatal with --strict. Null (after printing, exit_code set)
-// when the command must stop.
+// `quiet_failures`), fatal with --strict. Returns null (after printing, with
+// `exit_code` set) when the command must stop.
 std::unique_ptr<Host> open_host(const CommonOptions& common, bool quiet_failures, int& exit_code);
+
+// Inside a catch block of a command working on a run: reports the exception
+// being handled (a pipeline.toml that no longer validates lists each problem)
+// and returns kRunFailed.
+int run_failure(const std::string& verb, const std::string& run_dir);
 
 int command_list(const CommonOptions& common, const std::string& kind);
 int command_inspect(const CommonOptions& common, const std::string& name);
@@ -55,5 +60,19 @@ struct AuditCommandOptions {
 };
 int command_audit(const CommonOptions& common, const std::vector<std::string>& inputs,
                   const AuditCommandOptions& options);
+
+struct ExplainCommandOptions {
+  std::string method = "gradcam";  // gradcam or gradcam++
+  std::string target_class;        // "" for each image's predicted class
+  std::string out;                 // "" for RUN_DIR/explain
+  bool json = false;
+  bool sanity = false;             // the sanity checks instead of images
+  std::string data;                // --sanity on this folder instead of the test split
+  std::size_t images = 64;         // --sanity: at most this many images
+  std::string device = "auto";
+};
+// explain_command.cpp
+int command_explain(const CommonOptions& common, const std::string& run_dir, const std::vector<std::string>& paths,
+                    const ExplainCommandOptions& options);
 
 }  // namespace cerebra::cli

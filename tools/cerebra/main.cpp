@@ -31,6 +31,8 @@ Commands:
                          duplicates, near duplicates, label conflicts, leaks
                          across splits and datasets, odd files, source clusters
   report RUN_DIR...      a self-contained HTML report of a run, or of runs side by side
+  explain RUN_DIR IMAGE_OR_DIR...
+                         Grad-CAM heat maps for each image; --sanity checks them
 
 Options for every command:
   --plugin-path DIR      also search DIR for plugins (repeatable)
@@ -69,7 +71,8 @@ int dispatch(const std::string& verb, int argc, char** argv) {
 
   EvalOptions eval;
   AuditCommandOptions audit;
-  bool csv = false, json = false, markdown = false;
+  ExplainCommandOptions explain;
+  bool csv = false, json = false, markdown = false, predicted = false;
   std::string out;
 
   std::string synopsis;
@@ -130,6 +133,29 @@ int dispatch(const std::string& verb, int argc, char** argv) {
                "A file that cannot be read gets a line saying why; the others are still predicted.\n"
                "Exit codes: 0 at least one image predicted, 1 none, 2 bad usage.";
     min_args = 2;
+    max_args = unlimited;
+  } else if (verb == "explain") {
+    options.add_options()
+        ("method", po::value(&explain.method)->value_name("METHOD"), "gradcam (default) or gradcam++")
+        ("class", po::value(&explain.target_class)->value_name("NAME"), "explain this class instead of the predicted one")
+        ("predicted", po::bool_switch(&predicted), "explain each image's predicted class (the default)")
+        ("out", po::value(&explain.out)->value_name("DIR"), "where overlays and cams.jsonl go (default RUN_DIR/explain)")
+        ("json", po::bool_switch(&explain.json), "print JSON (one line per image; the report with --sanity)")
+        ("sanity", po::bool_switch(&explain.sanity), "run the sanity checks instead of explaining images")
+        ("data", po::value(&explain.data)->value_name("DIR"), "--sanity on the images of DIR instead of the test split")
+        ("images", po::value(&explain.images)->value_name("N"), "--sanity: at most N images (default 64)")
+        ("device", po::value(&explain.device)->value_name("DEVICE"), "auto (default), cpu, cuda or cuda:N");
+    synopsis = "cerebra explain RUN_DIR IMAGE_OR_DIR... [--method gradcam|gradcam++] [--class NAME|--predicted]\n"
+               "                [--out DIR] [--json]\n"
+               "       cerebra explain RUN_DIR --sanity [--data DIR] [--images N] [--json]\n\n"
+               "Grad-CAM (or Grad-CAM++) at the architecture's Grad-CAM layer, with the run's best\n"
+               "checkpoint and preprocessing: for each image a PNG of the heat map over the image as the\n"
+               "model saw it and one over the original, and a line in cams.jsonl (classes, probability,\n"
+               "peak, share of the map inside the head). A file that cannot be explained gets an error\n"
+               "line; the others go on. --sanity randomises the layer groups from the head down and\n"
+               "compares the maps (Spearman, SSIM), and scores localisation where lesions are known.\n"
+               "Exit codes: 0 at least one image explained (or the checks ran), 1 none, 2 bad usage.";
+    min_args = 1;
     max_args = unlimited;
   } else if (verb == "compare") {
     options.add_options()
@@ -220,6 +246,18 @@ int dispatch(const std::string& verb, int argc, char** argv) {
     return usage_error("--split must be test, val or train, not '" + eval.split + "'");
   }
   if (verb == "predict" && csv && json) return usage_error("--csv and --json exclude each other");
+  if (verb == "explain") {
+    if (predicted && !explain.target_class.empty()) return usage_error("--class and --predicted exclude each other");
+    if (explain.method != "gradcam" && explain.method != "gradcam++") {
+      return usage_error("--method must be gradcam or gradcam++, not '" + explain.method + "'");
+    }
+    if (explain.sanity && positional.size() > 1) return usage_error("--sanity takes no images (use --data DIR)");
+    if (!explain.sanity && positional.size() < 2) return usage_error("name at least one image or folder to explain");
+    if (!explain.sanity && (!explain.data.empty() || variables.count("images"))) {
+      return usage_error("--data and --images go with --sanity");
+    }
+    if (explain.images == 0) return usage_error("--images must be at least 1");
+  }
   if (verb == "compare" && csv && markdown) return usage_error("--csv and --markdown exclude each other");
   if (verb == "report" && positional.size() > 1 && out.empty()) {
     return usage_error("several runs need --out FILE.html (a run's own report.html describes that run alone)");
@@ -235,6 +273,9 @@ int dispatch(const std::string& verb, int argc, char** argv) {
     if (variables.count("near-threshold") && (audit.near_threshold < 0 || audit.near_threshold > 32)) return usage_error("--near-threshold must lie in [0, 32]");
     if (audit.clusters < 0 || audit.clusters > 50) return usage_error("--clusters must lie in [0, 50]");
     return command_audit(common, positional, audit);
+  }
+  if (verb == "explain") {
+    return command_explain(common, first, std::vector<std::string>(positional.begin() + 1, positional.end()), explain);
   }
   if (verb == "compare") return command_compare(positional, markdown ? "markdown" : csv ? "csv" : "table");
   if (verb == "report") return command_report(common, positional, out);

@@ -45,6 +45,14 @@ class Dataset : public Component {
   // Identifies the content (byte-identical files give the same value). The
   // default hashes the file's bytes.
   virtual std::string fingerprint(const Sample& sample) const;
+  // Where the lesion lies in the image load() gives: CV_8U at the image's
+  // size, 255 inside the lesion, all zero for an image without one. Empty,
+  // the default, when the dataset does not know (most real data). Explanation
+  // sanity checks score localisation with it (`cerebra explain --sanity`).
+  virtual cv::Mat lesion_mask(const Sample& sample) const {
+    (void)sample;
+    return {};
+  }
 };
 
 // Reads any image OpenCV can decode (grayscale, RGB, RGBA, 16-bit, palette)

@@ -15,6 +15,10 @@
 
 namespace cerebra {
 
+namespace detail {
+struct TrainedRunAccess;
+}
+
 // One image's outcome.
 struct Prediction {
   std::string file;                 // the sample id (a path, or a generated image's id)
@@ -76,8 +80,12 @@ class TrainedRun {
   // preprocessed gets its `error` set; the others are still predicted.
   std::vector<Prediction> predict(const std::vector<std::string>& files);
 
- private:
+  // Defined inside the framework library only (its explanations reach it
+  // through detail::TrainedRunAccess).
   struct Impl;
+
+ private:
+  friend struct detail::TrainedRunAccess;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -7,6 +7,7 @@
 #include <random>
 
 #include <opencv2/core.hpp>
+#include <opencv2/core/matx.hpp>
 
 #include "cerebra/registry.h"
 
@@ -35,7 +36,18 @@ class Transform : public Component {
     (void)input;
     return std::nullopt;
   }
+  // Where a deterministic stage puts the pixels of `input`: the affine map
+  // from input to output pixel coordinates (pixel centres at integers), so an
+  // explanation computed on the model's input can be carried back onto the
+  // original image. Empty, the default, when the stage cannot say; a stage
+  // that leaves every pixel where it is returns identity_placement().
+  virtual std::optional<cv::Matx23d> placement(const cv::Mat& input) const {
+    (void)input;
+    return std::nullopt;
+  }
 };
+
+inline cv::Matx23d identity_placement() { return cv::Matx23d(1, 0, 0, 0, 1, 0); }
 
 // Portable draws from the loader's generator. std::mt19937_64 is specified
 // bit for bit, but std::uniform_*_distribution and std::normal_distribution

@@ -59,8 +59,7 @@ namespace {
 // Parameters whose names start with one of the group's prefixes ("layer4"
 // matches "layer4.0.conv1.weight" but not "layer40...").
 bool in_group(const std::string& name, const LayerGroup& group) {
-  return std::any_of(group.module_prefixes.begin(), group.module_prefixes.end(),
-                     [&](const std::string& module) { return in_module(name, module); });
+  return detail::in_any_module(name, group.module_prefixes);
 }
 
 bool in_any_group(const std::string& name, const std::vector<LayerGroup>& groups, std::size_t from) {

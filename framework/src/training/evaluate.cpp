@@ -19,6 +19,7 @@
 #include "../pipeline/metric_tables.h"
 #include "cerebra/run_directory.h"
 #include "model_runtime.h"
+#include "trained_run.h"
 
 namespace cerebra {
 
@@ -241,61 +242,7 @@ EvaluationReport evaluate_model(ClassifierModel& model, const Registry& registry
 }  // namespace detail
 
 // ---------------------------------------------------------------------------
-// Re-opening a run.
-
-namespace {
-
-// Images named by path, labelled by the caller; read like any folder dataset.
-class FileDataset : public Dataset {
- public:
-  explicit FileDataset(std::vector<std::string> class_names) : class_names_(std::move(class_names)) {}
-  std::vector<std::string> class_names() const override { return class_names_; }
-  std::vector<Sample> samples() const override { return {}; }
-
- private:
-  std::vector<std::string> class_names_;
-};
-
-}  // namespace
-
-struct TrainedRun::Impl {
-  const Registry& registry;
-  std::string run_dir;
-  std::optional<RunDirectory> directory;
-  Pipeline pipeline;
-  std::vector<std::string> class_names;
-  int positive_class = -1;
-  torch::Device device = torch::kCPU;
-  std::unique_ptr<Architecture> architecture;
-  std::shared_ptr<ClassifierModel> model;
-  std::vector<Stage> preprocess;
-  std::shared_ptr<const Dataset> dataset;  // the run's own, created on first use
-
-  explicit Impl(const Registry& r) : registry(r) {}
-
-  detail::EvaluationSettings settings(bool with_metrics) const {
-    auto s = detail::evaluation_settings(pipeline, device, class_names, positive_class);
-    if (!with_metrics) s.metrics.clear();
-    return s;
-  }
-
-  const Dataset& run_dataset() {
-    if (!dataset) {
-      dataset = registry.create_as<Dataset>(kinds::dataset, pipeline.dataset.name, pipeline.dataset.parameters);
-      std::vector<std::string> names = dataset->class_names();
-      if (names != class_names) {
-        throw Error(fmt::format("{}: the dataset now has classes {} but the run was trained on {}", run_dir,
-                                join(names), join(class_names)));
-      }
-    }
-    return *dataset;
-  }
-
-  EvaluationReport evaluate(std::shared_ptr<const Dataset> source, std::vector<Sample> samples, bool with_metrics) {
-    ImageLoader loader(std::move(source), std::move(samples), preprocess, {}, detail::loader_options(pipeline, false));
-    return detail::evaluate_model(*model, registry, settings(with_metrics), loader, true);
-  }
-};
+// Re-opening a run (the Impl is in trained_run.h, shared with explanations).
 
 TrainedRun::TrainedRun(const std::string& run_dir, const Registry& registry, const OpenRunOptions& options)
     : impl_(std::make_unique<Impl>(registry)) {
@@ -344,28 +291,32 @@ int TrainedRun::positive_class() const { return impl_->positive_class; }
 std::string TrainedRun::device() const { return impl_->device.str(); }
 
 EvaluationReport TrainedRun::evaluate_split(const std::string& split) {
-  Impl& run = *impl_;
+  std::vector<Sample> samples = impl_->split_samples(split);  // creates the dataset first
+  return impl_->evaluate(impl_->dataset, std::move(samples), true);
+}
+
+std::vector<Sample> TrainedRun::Impl::split_samples(const std::string& split) {
   if (split != "train" && split != "val" && split != "test") {
     throw Error("unknown split '" + split + "'; expected train, val or test");
   }
-  const std::string manifest = run.directory->split_file();
+  const std::string manifest = directory->split_file();
   std::vector<std::pair<std::string, int>> rows;  // (file, label)
-  for (const SplitRow& row : run.directory->read_split()) {
+  for (const SplitRow& row : directory->read_split()) {
     if (row.split != split) continue;
-    auto it = std::find(run.class_names.begin(), run.class_names.end(), row.class_name);
-    if (it == run.class_names.end()) {
+    auto it = std::find(class_names.begin(), class_names.end(), row.class_name);
+    if (it == class_names.end()) {
       throw Error(fmt::format("{}: {}: class '{}' is not one of the run's classes ({})", manifest, row.file,
-                              row.class_name, join(run.class_names)));
+                              row.class_name, join(class_names)));
     }
-    rows.emplace_back(row.file, static_cast<int>(it - run.class_names.begin()));
+    rows.emplace_back(row.file, static_cast<int>(it - class_names.begin()));
   }
   if (rows.empty()) throw Error(manifest + ": the " + split + " split has no images");
 
   // The manifest names samples of the dataset as it was; check it still has
   // them, so moved or deleted data is reported once rather than file by file.
-  const Dataset& dataset = run.run_dataset();
+  const Dataset& source = run_dataset();
   std::unordered_map<std::string, const Sample*> by_id;
-  std::vector<Sample> all = dataset.samples();
+  std::vector<Sample> all = source.samples();
   for (const auto& sample : all) by_id.emplace(sample.id, &sample);
   std::vector<Sample> samples;
   std::vector<std::string> missing;
@@ -382,9 +333,9 @@ EvaluationReport TrainedRun::evaluate_split(const std::string& split) {
   if (!missing.empty()) {
     throw Error(fmt::format("{}: {} of the {} {} images listed are not in dataset '{}' any more (first: {}); "
                             "has the data moved? Datasets are found under $CEREBRA_DATA",
-                            manifest, missing.size(), rows.size(), split, run.pipeline.dataset.name, missing[0]));
+                            manifest, missing.size(), rows.size(), split, pipeline.dataset.name, missing[0]));
   }
-  return run.evaluate(run.dataset, std::move(samples), true);
+  return samples;
 }
 
 EvaluationReport TrainedRun::evaluate_folder(const std::string& folder) {
@@ -415,23 +366,19 @@ EvaluationReport TrainedRun::evaluate_folder(const std::string& folder) {
     for (auto& file : list_image_files(class_folder.string())) samples.push_back({file, static_cast<int>(label), ""});
   }
   if (samples.empty()) throw Error(folder + ": the class folders hold no images");
-  return run.evaluate(std::make_shared<FileDataset>(run.class_names), std::move(samples), true);
+  return run.evaluate(std::make_shared<detail::FileDataset>(run.class_names), std::move(samples), true);
 }
 
 std::vector<Prediction> TrainedRun::predict(const std::vector<std::string>& files) {
   Impl& run = *impl_;
-  auto dataset = std::make_shared<FileDataset>(run.class_names);
+  auto dataset = std::make_shared<detail::FileDataset>(run.class_names);
   std::vector<Prediction> out(files.size());
   std::vector<Sample> samples;
   std::vector<std::size_t> positions;  // index into `out` of each sample
   for (std::size_t i = 0; i < files.size(); ++i) {
     out[i].file = files[i];
-    std::error_code error;
-    if (std::string problem = missing_path_reason(files[i]); !problem.empty()) {
-      out[i].error = problem;
-    } else if (fs::is_directory(files[i], error)) {
-      out[i].error = "folder holds no image files";
-    } else {
+    out[i].error = detail::path_problem(files[i]);
+    if (out[i].error.empty()) {
       samples.push_back({files[i], -1, ""});
       positions.push_back(i);
     }
@@ -476,6 +423,18 @@ std::vector<Prediction> TrainedRun::predict(const std::vector<std::string>& file
   }
   return out;
 }
+
+namespace detail {
+
+std::string path_problem(const std::string& path) {
+  // A looping or dangling link is named as one, not as "no such file".
+  if (std::string problem = missing_path_reason(path); !problem.empty()) return problem;
+  std::error_code error;
+  if (fs::is_directory(path, error)) return "folder holds no image files";
+  return "";
+}
+
+}  // namespace detail
 
 std::vector<std::string> expand_image_paths(const std::vector<std::string>& paths) {
   std::vector<std::string> files;

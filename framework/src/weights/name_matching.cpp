@@ -85,8 +85,7 @@ Matching match_by_name(const std::vector<std::pair<std::string, torch::Tensor>>&
 }
 
 bool in_head(const std::string& name, const WeightsOptions& options) {
-  return std::any_of(options.head_prefixes.begin(), options.head_prefixes.end(),
-                     [&](const std::string& module) { return in_module(name, module); });
+  return detail::in_any_module(name, options.head_prefixes);
 }
 
 // A shape difference outside the declared head is an Error; inside it, the

@@ -51,11 +51,24 @@ class CnnModel : public cerebra::ClassifierModel {
     //    and ATen's pooling run without layout conversions.
     // tests/models/test_cnn_equivalence.cpp checks outputs and gradients
     // against the textbook order (conv, ReLU, pool) in NCHW.
-    auto x = input.contiguous(torch::MemoryFormat::ChannelsLast);
-    x = torch::max_pool2d(conv1_->forward(x), 2).relu_();
-    x = torch::max_pool2d(conv2_->forward(x), 2).relu_();
-    x = torch::max_pool2d(conv3_->forward(x), 2).relu_();
-    return x.flatten(1);  // flattens in (channel, row, column) order, whatever the layout
+    return pooled(conv3_->forward(blocks_1_2(input)));
+  }
+
+  // Grad-CAM's layer is conv3 with its ReLU, as the study's Keras layer has
+  // it built in (Grad-CAM weighs activations, which must be >= 0 to be
+  // evidence). Pooling relu(conv3) is what features() computes, as above.
+  torch::Tensor forward_to_gradcam_layer(const torch::Tensor& input) override {
+    return conv3_->forward(blocks_1_2(input)).relu_();
+  }
+  torch::Tensor forward_from_gradcam_layer(const torch::Tensor& activation) override {
+    return head(pooled(activation));
+  }
+
+  // Unpadded: conv3's cell t is centred on input pixel 4t + 8.5 (conv1 +1,
+  // pool x2 +0.5, conv2 +1, pool x2 +0.5, conv3 +1), cells 4 pixels apart.
+  cerebra::GradcamExtent gradcam_extent(std::int64_t height, std::int64_t width) const override {
+    auto cells = [](std::int64_t side) { return ((side - 2) / 2 - 2) / 2 - 2; };
+    return {7.0, 7.0, 7.0 + 4.0 * static_cast<double>(cells(width)), 7.0 + 4.0 * static_cast<double>(cells(height))};
   }
 
   torch::Tensor head(const torch::Tensor& features) override {
@@ -63,6 +76,18 @@ class CnnModel : public cerebra::ClassifierModel {
   }
 
  private:
+  torch::Tensor blocks_1_2(const torch::Tensor& input) {
+    auto x = input.contiguous(torch::MemoryFormat::ChannelsLast);
+    x = torch::max_pool2d(conv1_->forward(x), 2).relu_();
+    return torch::max_pool2d(conv2_->forward(x), 2).relu_();
+  }
+  // conv3's output (or its ReLU) pooled, ReLU'd and flattened. Not in place
+  // on the argument: Grad-CAM needs that tensor unchanged.
+  static torch::Tensor pooled(const torch::Tensor& conv3) {
+    auto x = torch::max_pool2d(conv3, 2).relu_();
+    return x.flatten(1);  // flattens in (channel, row, column) order, whatever the layout
+  }
+
   nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, conv3_{nullptr};
   nn::Linear fc1_{nullptr}, fc2_{nullptr};
   nn::Dropout dropout_{nullptr};

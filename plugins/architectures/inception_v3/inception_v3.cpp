@@ -246,6 +246,14 @@ class InceptionV3Model : public cerebra::ClassifierModel {
     return {head(tail(x)), aux};
   }
 
+  // Grad-CAM's layer is Mixed_7c (the auxiliary head plays no part).
+  torch::Tensor forward_to_gradcam_layer(const torch::Tensor& input) override {
+    return Mixed_7c(Mixed_7b(Mixed_7a(mixed_6(input))));
+  }
+  torch::Tensor forward_from_gradcam_layer(const torch::Tensor& activation) override {
+    return head(pooled(activation));
+  }
+
   // Published files lack transform_input; those weights imply it is on,
   // unless the pipeline turned it off.
   cerebra::StateDict published_weights_settings() const override {
@@ -281,9 +289,9 @@ class InceptionV3Model : public cerebra::ClassifierModel {
     return Mixed_6e(Mixed_6d(Mixed_6c(Mixed_6b(Mixed_6a(x)))));
   }
   // Mixed_6e's output to pooled, flattened features.
-  torch::Tensor tail(const torch::Tensor& x) {
-    auto y = Mixed_7c(Mixed_7b(Mixed_7a(x)));
-    return torch::flatten(torch::adaptive_avg_pool2d(y, {1, 1}), 1);
+  torch::Tensor tail(const torch::Tensor& x) { return pooled(Mixed_7c(Mixed_7b(Mixed_7a(x)))); }
+  static torch::Tensor pooled(const torch::Tensor& mixed_7c) {
+    return torch::flatten(torch::adaptive_avg_pool2d(mixed_7c, {1, 1}), 1);
   }
 
   // torchvision's initialisation: truncated normal (std 0.1, or the module's

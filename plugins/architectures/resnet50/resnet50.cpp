@@ -70,15 +70,25 @@ class ResNet50Model : public cerebra::ClassifierModel {
   }
 
   torch::Tensor features(const torch::Tensor& input) override {
+    return pooled(forward_to_gradcam_layer(input));
+  }
+  // Grad-CAM's layer is layer4.
+  torch::Tensor forward_to_gradcam_layer(const torch::Tensor& input) override {
     auto x = maxpool->forward(bn1->forward(conv1->forward(input)).relu_());
-    x = layer4->forward(layer3->forward(layer2->forward(layer1->forward(x))));
-    return torch::flatten(avgpool->forward(x), 1);
+    return layer4->forward(layer3->forward(layer2->forward(layer1->forward(x))));
+  }
+  torch::Tensor forward_from_gradcam_layer(const torch::Tensor& activation) override {
+    return head(pooled(activation));
   }
   torch::Tensor head(const torch::Tensor& features) override {
     return fc->forward(dropout->forward(features));
   }
 
  private:
+  torch::Tensor pooled(const torch::Tensor& layer4_output) {
+    return torch::flatten(avgpool->forward(layer4_output), 1);
+  }
+
   static nn::Sequential make_layer(std::int64_t& channels, std::int64_t planes,
                                    std::int64_t blocks, std::int64_t stride) {
     nn::Sequential layer;

@@ -48,7 +48,28 @@ class Vgg16Model : public cerebra::ClassifierModel {
     return classifier_->forward(features);
   }
 
+  // Grad-CAM's layer is features.29, the ReLU after the last convolution;
+  // features.30 (the last pool) follows it.
+  torch::Tensor forward_to_gradcam_layer(const torch::Tensor& input) override {
+    return run_features(input, 0, kGradcamIndex + 1);
+  }
+  torch::Tensor forward_from_gradcam_layer(const torch::Tensor& activation) override {
+    auto x = run_features(activation, kGradcamIndex + 1, features_->size());
+    return head(torch::flatten(avgpool_->forward(x), 1));
+  }
+
  private:
+  static constexpr std::size_t kGradcamIndex = 29;
+
+  // features[begin, end) applied in turn.
+  torch::Tensor run_features(torch::Tensor x, std::size_t begin, std::size_t end) {
+    for (auto it = features_->begin() + static_cast<std::ptrdiff_t>(begin);
+         it != features_->begin() + static_cast<std::ptrdiff_t>(end); ++it) {
+      x = it->forward(x);
+    }
+    return x;
+  }
+
   // torchvision's VGG._initialize_weights, so training from scratch starts
   // where torchvision's would.
   void initialise() {

@@ -101,7 +101,16 @@ class Synthetic : public cerebra::Dataset {
   using cerebra::Dataset::load;
   cv::Mat load(const cerebra::Sample& sample, const cerebra::LoadHint&) const override {
     std::int64_t index = index_of(sample);
-    return render(index, static_cast<int>(index % classes_));
+    return render(index, static_cast<int>(index % classes_), nullptr);
+  }
+
+  // The lesion's outline (with a glioma's edema), inside the skull, in the
+  // pose of the image: rendered alongside the image, from the same draws.
+  cv::Mat lesion_mask(const cerebra::Sample& sample) const override {
+    std::int64_t index = index_of(sample);
+    cv::Mat mask;
+    render(index, static_cast<int>(index % classes_), &mask);
+    return mask;
   }
 
   // Same seed, index and rendering parameters: same pixels.
@@ -145,7 +154,8 @@ class Synthetic : public cerebra::Dataset {
     }
   }
 
-  cv::Mat render(std::int64_t index, int label) const {
+  // The image; with `truth`, also the lesion mask (lesion_mask()).
+  cv::Mat render(std::int64_t index, int label, cv::Mat* truth) const {
     std::mt19937_64 rng(mix(seed_, static_cast<std::uint64_t>(index)));
     const double s = size_;
     const cv::Point2d c(s / 2, s / 2);
@@ -194,6 +204,7 @@ class Synthetic : public cerebra::Dataset {
 
     // Lesion-like distractors in every class: vessels and small bright spots.
     cv::Mat lesion(size_, size_, CV_32F, cv::Scalar(0));
+    cv::Mat outline_mask(size_, size_, CV_8U, cv::Scalar(0));  // the lesion alone, no distractors
     const int distractors = static_cast<int>(cerebra::random_int(rng, 0, 3));
     for (int k = 0; k < distractors; ++k) {
       double t = random_uniform(rng, 0, 2 * kPi), r = random_uniform(rng, 0.1, 0.85);
@@ -219,10 +230,12 @@ class Synthetic : public cerebra::Dataset {
         std::vector<std::vector<cv::Point>> outline = {
             blob(rng, at, radius * random_uniform(rng, 1.5, 2.2), 0.35, random_uniform(rng, 0.7, 1.3), angle)};
         cv::fillPoly(edema, outline, cv::Scalar(contrast * random_uniform(rng, 0.25, 0.5)), cv::LINE_AA);
+        cv::fillPoly(outline_mask, outline, cv::Scalar(255));
         cv::GaussianBlur(edema, edema, cv::Size(0, 0), std::max(1.0, radius * 0.35));
         lesion += edema;
         outline = {blob(rng, at, radius, 0.3, random_uniform(rng, 0.7, 1.3), angle)};
         cv::fillPoly(lesion, outline, cv::Scalar(contrast), cv::LINE_AA);
+        cv::fillPoly(outline_mask, outline, cv::Scalar(255));
         if (random_chance(rng, 0.6)) {
           outline = {blob(rng, at, radius * random_uniform(rng, 0.35, 0.6), 0.3, 1.0, angle)};
           cv::fillPoly(lesion, outline, cv::Scalar(contrast * random_uniform(rng, -0.4, 0.3)), cv::LINE_AA);
@@ -239,15 +252,21 @@ class Synthetic : public cerebra::Dataset {
         cv::Point2d at = edge + inward * (radius * random_uniform(rng, 0.5, 0.9));
         cv::circle(lesion, cv::Point(cvRound(at.x), cvRound(at.y)), std::max(1, cvRound(radius)),
                    cv::Scalar(contrast * random_uniform(rng, 0.9, 1.2)), cv::FILLED, cv::LINE_AA);
+        cv::circle(outline_mask, cv::Point(cvRound(at.x), cvRound(at.y)), std::max(1, cvRound(radius)),
+                   cv::Scalar(255), cv::FILLED);
         break;
       }
       case Lesion::Pituitary: {
         // Small, on the midline, low in the slice (towards the skull base).
         double radius = scale * random_uniform(rng, 0.02, 0.05);
         cv::Point2d at(c.x + s * random_uniform(rng, -0.015, 0.015), c.y + by * random_uniform(rng, 0.55, 0.75));
+        // The two draws stay in one call (their order is the compiler's), so
+        // the mask is read from what the call changed.
+        const cv::Mat before = lesion.clone();
         cv::ellipse(lesion, cv::Point(cvRound(at.x), cvRound(at.y)),
                     cv::Size(std::max(1, cvRound(radius * random_uniform(rng, 0.9, 1.3))), std::max(1, cvRound(radius))),
                     0, 0, 360, cv::Scalar(contrast * random_uniform(rng, 0.9, 1.3)), cv::FILLED, cv::LINE_AA);
+        outline_mask.setTo(255, lesion != before);
         break;
       }
     }
@@ -263,6 +282,10 @@ class Synthetic : public cerebra::Dataset {
     pose.at<double>(0, 2) += s * random_uniform(rng, -0.05, 0.05);
     pose.at<double>(1, 2) += s * random_uniform(rng, -0.05, 0.05);
     cv::warpAffine(image, image, pose, image.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(0));
+    if (truth) {
+      cv::bitwise_and(outline_mask, inside_skull, outline_mask);
+      cv::warpAffine(outline_mask, *truth, pose, image.size(), cv::INTER_NEAREST, cv::BORDER_CONSTANT, cv::Scalar(0));
+    }
 
     // Scanner: smooth bias field, gain, and noise (Rician-like: magnitude).
     cv::Mat bias = 1.0 + 0.15 * smooth_field(rng, size_, 3);

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <opencv2/imgproc.hpp>
 
+#include "cerebra/head_mask.h"
 #include "cerebra/plugin_abi.h"
 #include "cerebra/transform.h"
 
@@ -47,22 +48,36 @@ class Resize : public cerebra::Transform {
       cv::resize(image, out, cv::Size(width_, height_), 0, 0, interpolation_of(interpolation_, shrinking));
       return out;
     }
-    // Keep the aspect ratio: fit inside the target, centre, fill the rest.
-    double scale = std::min(static_cast<double>(width_) / image.cols, static_cast<double>(height_) / image.rows);
-    int w = std::clamp(static_cast<int>(std::lround(image.cols * scale)), 1, width_);
-    int h = std::clamp(static_cast<int>(std::lround(image.rows * scale)), 1, height_);
+    const cv::Rect area = padded_area(image.size());
     cv::Mat scaled;
-    if (w == image.cols && h == image.rows) {
+    if (area.size() == image.size()) {
       scaled = image;
     } else {
-      cv::resize(image, scaled, cv::Size(w, h), 0, 0, interpolation_of(interpolation_, scale < 1.0));
+      cv::resize(image, scaled, area.size(), 0, 0, interpolation_of(interpolation_, area.area() < image.cols * image.rows));
     }
     cv::Mat out(height_, width_, image.type(), cv::Scalar::all(fill_));
-    scaled.copyTo(out(cv::Rect((width_ - w) / 2, (height_ - h) / 2, w, h)));
+    scaled.copyTo(out(area));
     return out;
   }
 
+  // The input's pixels are scaled into the output's (padded) area; pixel
+  // centres map as x' = (x + 0.5) * scale - 0.5 + offset, as cv::resize does.
+  std::optional<cv::Matx23d> placement(const cv::Mat& input) const override {
+    const cv::Rect area = pad_ ? padded_area(input.size()) : cv::Rect(0, 0, width_, height_);
+    const double sx = static_cast<double>(area.width) / input.cols, sy = static_cast<double>(area.height) / input.rows;
+    return cv::Matx23d(sx, 0, 0.5 * sx - 0.5 + area.x, 0, sy, 0.5 * sy - 0.5 + area.y);
+  }
+
  private:
+  // mode = pad: where the scaled image lies in the output, keeping its aspect
+  // ratio, centred.
+  cv::Rect padded_area(const cv::Size& input) const {
+    double scale = std::min(static_cast<double>(width_) / input.width, static_cast<double>(height_) / input.height);
+    int w = std::clamp(static_cast<int>(std::lround(input.width * scale)), 1, width_);
+    int h = std::clamp(static_cast<int>(std::lround(input.height * scale)), 1, height_);
+    return {(width_ - w) / 2, (height_ - h) / 2, w, h};
+  }
+
   int width_, height_;
   bool pad_;
   std::string interpolation_;
@@ -75,40 +90,34 @@ class Resize : public cerebra::Transform {
 class CropBrain : public cerebra::Transform {
  public:
   explicit CropBrain(const cerebra::Parameters& p)
-      : threshold_(p.get_float("threshold")),
-        blur_(static_cast<int>(p.get_int("blur"))),
-        margin_(p.get_float("margin")),
-        min_area_(p.get_float("min_area")) {
-    if (blur_ > 0 && blur_ % 2 == 0) {
-      throw cerebra::Error(fmt::format("crop_brain: blur must be an odd kernel size (or 0), found {}", blur_));
-    }
-  }
+      : mask_options_(cerebra::head_mask_options(p)), margin_(p.get_float("margin")) {}
   bool is_random() const override { return false; }
 
   cv::Mat apply(const cv::Mat& image, std::mt19937_64&) const override {
+    const std::optional<cv::Rect> box = crop_box(image);
+    return box ? image(*box).clone() : image;
+  }
+
+  // A crop moves every pixel by the box's corner.
+  std::optional<cv::Matx23d> placement(const cv::Mat& input) const override {
+    const std::optional<cv::Rect> box = crop_box(input);
+    if (!box) return cerebra::identity_placement();
+    return cv::Matx23d(1, 0, -box->x, 0, 1, -box->y);
+  }
+
+ private:
+  // The head's bounding box plus the margin, inside the image; empty when
+  // the image is kept whole (no outline, or too small a one).
+  std::optional<cv::Rect> crop_box(const cv::Mat& image) const {
     if (image.depth() != CV_8U) {
       throw cerebra::Error("crop_brain: needs an 8-bit image; place it before normalize");
     }
-    cv::Mat gray;
-    if (image.channels() == 1) gray = image;
-    else if (image.channels() == 3) cv::cvtColor(image, gray, cv::COLOR_BGR2GRAY);
-    else if (image.channels() == 4) cv::cvtColor(image, gray, cv::COLOR_BGRA2GRAY);
-    else throw cerebra::Error(fmt::format("crop_brain: unsupported image with {} channels", image.channels()));
-    if (blur_ > 0) cv::GaussianBlur(gray, gray, cv::Size(blur_, blur_), 0);
-    cv::Mat mask;
-    cv::threshold(gray, mask, threshold_, 255, cv::THRESH_BINARY);
-    // Two rounds each way drop speckle and thin text overlays without
-    // moving the head's outline.
-    cv::erode(mask, mask, cv::Mat(), cv::Point(-1, -1), 2);
-    cv::dilate(mask, mask, cv::Mat(), cv::Point(-1, -1), 2);
-    std::vector<std::vector<cv::Point>> contours;
-    cv::findContours(mask, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
-    if (contours.empty()) return image;  // nothing above the threshold: keep it whole
-    auto largest = std::max_element(contours.begin(), contours.end(), [](const auto& a, const auto& b) {
-      return cv::contourArea(a) < cv::contourArea(b);
-    });
-    if (cv::contourArea(*largest) < min_area_ * image.total()) return image;
-    cv::Rect box = cv::boundingRect(*largest);
+    if (image.channels() != 1 && image.channels() != 3 && image.channels() != 4) {
+      throw cerebra::Error(fmt::format("crop_brain: unsupported image with {} channels", image.channels()));
+    }
+    const cerebra::HeadMask head = cerebra::head_mask(image, mask_options_);
+    if (!head.found) return std::nullopt;
+    cv::Rect box = head.box;
     int mx = static_cast<int>(std::lround(box.width * margin_));
     int my = static_cast<int>(std::lround(box.height * margin_));
     box.x -= mx;
@@ -116,14 +125,12 @@ class CropBrain : public cerebra::Transform {
     box.width += 2 * mx;
     box.height += 2 * my;
     box &= cv::Rect(0, 0, image.cols, image.rows);
-    if (box.width < 1 || box.height < 1) return image;
-    return image(box).clone();
+    if (box.width < 1 || box.height < 1) return std::nullopt;
+    return box;
   }
 
- private:
-  double threshold_;
-  int blur_;
-  double margin_, min_area_;
+  cerebra::HeadMaskOptions mask_options_;
+  double margin_;
 };
 
 void register_geometry(cerebra::Registry& registry) {

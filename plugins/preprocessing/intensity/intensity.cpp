@@ -24,19 +24,24 @@ cv::Mat three_channels(const cv::Mat& image) {
   return out;
 }
 
-class ToRgb : public cerebra::Transform {
+// A deterministic stage that changes pixel values only: same size, every
+// pixel where it was.
+class PixelStage : public cerebra::Transform {
  public:
-  explicit ToRgb(const cerebra::Parameters&) {}
   bool is_random() const override { return false; }
   std::optional<cv::Size> output_size(const std::optional<cv::Size>& input) const override { return input; }
+  std::optional<cv::Matx23d> placement(const cv::Mat&) const override { return cerebra::identity_placement(); }
+};
+
+class ToRgb : public PixelStage {
+ public:
+  explicit ToRgb(const cerebra::Parameters&) {}
   cv::Mat apply(const cv::Mat& image, std::mt19937_64&) const override { return three_channels(image); }
 };
 
-class ToGrayscale : public cerebra::Transform {
+class ToGrayscale : public PixelStage {
  public:
   explicit ToGrayscale(const cerebra::Parameters& p) : keep_channels_(p.get_bool("keep_channels")) {}
-  bool is_random() const override { return false; }
-  std::optional<cv::Size> output_size(const std::optional<cv::Size>& input) const override { return input; }
   cv::Mat apply(const cv::Mat& image, std::mt19937_64&) const override {
     cv::Mat gray;
     if (image.channels() == 1) gray = image;
@@ -72,7 +77,7 @@ void affine_per_channel(const cv::Mat& in, const std::vector<float>& a, const st
   }
 }
 
-class Normalize : public cerebra::Transform {
+class Normalize : public PixelStage {
  public:
   explicit Normalize(const cerebra::Parameters& p) : preset_(p.get_string("preset")) {
     std::vector<double> mean = p.get_numbers("mean"), std = p.get_numbers("std");
@@ -104,8 +109,6 @@ class Normalize : public cerebra::Transform {
                            preset_ + "')");
     }
   }
-  bool is_random() const override { return false; }
-  std::optional<cv::Size> output_size(const std::optional<cv::Size>& input) const override { return input; }
 
   cv::Mat apply(const cv::Mat& image, std::mt19937_64&) const override {
     cv::Mat source = image;
@@ -154,12 +157,10 @@ class Normalize : public cerebra::Transform {
   std::vector<double> mean_, std_;
 };
 
-class Clahe : public cerebra::Transform {
+class Clahe : public PixelStage {
  public:
   explicit Clahe(const cerebra::Parameters& p)
       : clip_(p.get_float("clip_limit")), tiles_(static_cast<int>(p.get_int("tile_grid"))) {}
-  bool is_random() const override { return false; }
-  std::optional<cv::Size> output_size(const std::optional<cv::Size>& input) const override { return input; }
 
   cv::Mat apply(const cv::Mat& image, std::mt19937_64&) const override {
     if (image.depth() != CV_8U) throw cerebra::Error("clahe: needs an 8-bit image; place it before normalize");
