@@ -28,7 +28,12 @@ std::string Dataset::fingerprint(const Sample& sample) const { return hash_file(
 namespace {
 std::vector<unsigned char> read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open: " + std::strerror(errno));
+  if (!in) {
+    const int open_error = errno;
+    // A link that dangles or loops gets that reason, not ENOENT's or ELOOP's words.
+    const std::string problem = missing_path_reason(path);
+    throw Error(path + ": " + (problem.empty() ? "cannot open: " + std::string(std::strerror(open_error)) : problem));
+  }
   std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) throw Error(path + ": read failed: " + std::strerror(errno));
   return bytes;

@@ -166,6 +166,19 @@ ConfigNode load_recursive(const fs::path& path, std::vector<fs::path>& stack) {
   return merged;
 }
 
+// toml++ reports an integer beyond 64 bits as a parse error; to the user it is
+// a number out of range, not a syntax error (nor, after --set's fallback to a
+// bare word, a string).
+bool is_out_of_range(const toml::parse_error& error) {
+  return error.description().find("not representable in 64 bits") != std::string_view::npos;
+}
+
+std::string describe(const toml::parse_error& error) {
+  if (!is_out_of_range(error)) return "TOML syntax error: " + std::string(error.description());
+  return "number out of range: " + std::string(error.description()) +
+         " (integers lie between -9223372036854775808 and 9223372036854775807)";
+}
+
 }  // namespace
 
 ConfigNode parse_toml(const std::string& text, const std::string& source_name) {
@@ -177,7 +190,7 @@ ConfigNode parse_toml(const std::string& text, const std::string& source_name) {
   } catch (const toml::parse_error& error) {
     const auto& begin = error.source().begin;
     throw ConfigError({Diagnostic{{source_name, static_cast<int>(begin.line), static_cast<int>(begin.column)},
-                                  "TOML syntax error: " + std::string(error.description())}});
+                                  describe(error)}});
   }
 }
 
@@ -228,7 +241,11 @@ void apply_overrides(ConfigNode& root, const std::vector<std::string>& overrides
     try {
       toml::table parsed = toml::parse("value = " + raw, source);
       value = convert(*parsed.get("value"), source);
-    } catch (const toml::parse_error&) {
+    } catch (const toml::parse_error& error) {
+      if (is_out_of_range(error)) {
+        problems.push_back({{source, 0, 0}, describe(error)});
+        continue;
+      }
       value.kind = ConfigNode::Kind::String;  // bare words and paths need no quotes
       value.string = raw;
     }
@@ -268,7 +285,7 @@ void apply_overrides(ConfigNode& root, const std::vector<std::string>& overrides
       if (!child) {
         ConfigNode table;
         table.kind = ConfigNode::Kind::Table;
-        table.where = SourceLocation{source, 0, 0};
+        table.where = table.key_where = SourceLocation{source, 0, 0};  // an unknown section names the override
         node->set(part, table);
         child = node->find(part);
       }

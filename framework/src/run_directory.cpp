@@ -123,6 +123,20 @@ std::string RunDirectory::eval_folder(const std::string& name) const {
   return (name.empty() ? folder : folder / name).string();
 }
 
+void RunDirectory::remove_temporaries() const {
+  std::error_code error;
+  std::vector<fs::path> stale;
+  for (fs::recursive_directory_iterator it(path_, error), end; !error && it != end; it.increment(error)) {
+    const fs::path& file = it->path();
+    // write_file_atomically's temporaries: the target's name, ".PID", ".tmp".
+    const std::string pid = file.stem().extension().string();
+    if (file.extension() == ".tmp" && pid.size() > 1 && pid.find_first_not_of("0123456789", 1) == std::string::npos) {
+      stale.push_back(file);
+    }
+  }
+  for (const auto& file : stale) fs::remove(file, error);
+}
+
 void RunDirectory::write_pipeline(const Pipeline& pipeline) const {
   write_file_atomically(pipeline_file(), pipeline.to_toml());
 }

@@ -14,23 +14,11 @@
 namespace cerebra::folders {
 
 inline void require_folder(const std::string& path, const std::string& what) {
+  const std::string problem = missing_path_reason(path);
+  if (problem == "no such file") throw Error(path + ": " + what + " not found");
+  if (!problem.empty()) throw Error(path + ": " + what + ": " + problem);
   std::error_code error;
-  if (!std::filesystem::exists(path, error)) throw Error(path + ": " + what + " not found");
   if (!std::filesystem::is_directory(path, error)) throw Error(path + ": " + what + " is not a folder");
-}
-
-// Sub-folder names of `root`, sorted by bytes, hidden ones left out.
-inline std::vector<std::string> subfolders(const std::string& root) {
-  std::vector<std::string> names;
-  std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator(root, error)) {
-    std::string name = entry.path().filename().string();
-    if (name.empty() || name[0] == '.') continue;
-    if (entry.is_directory(error)) names.push_back(name);
-  }
-  if (error) throw Error(root + ": cannot list folder: " + error.message());
-  std::sort(names.begin(), names.end());
-  return names;
 }
 
 // Appends one sample per image in `folder`; an empty folder, or one holding
@@ -59,7 +47,7 @@ inline void add_class_folder(const std::string& folder, int label, const std::st
 // is there instead.
 inline void require_class_folders(const std::string& root, const std::vector<std::string>& expected,
                                   const std::string& dataset) {
-  std::vector<std::string> found = subfolders(root);
+  std::vector<std::string> found = list_subfolders(root);
   std::vector<std::string> missing;
   for (const auto& name : expected) {
     if (std::find(found.begin(), found.end(), name) == found.end()) missing.push_back(name);

@@ -306,6 +306,23 @@ TEST_F(BadFiles, SkipListsEveryBadFileAndKeepsTheRest) {
   EXPECT_NE(reasons["words.png"].find("not a readable image"), std::string::npos);
 }
 
+TEST_F(BadFiles, CheckAllFindsEveryBadFileBeforeAnyBatch) {
+  LoaderOptions o = options(4, 2);
+  ImageLoader stopping(dataset, dataset->samples(), std::vector<Stage>{}, std::vector<Stage>{}, o);
+  const std::string message = error_message_of([&] { stopping.check_all(); });
+  EXPECT_NE(message.find(dir.file("a/cut.jpg") + ": "), std::string::npos) << message;  // first in order
+  EXPECT_NE(message.find("truncated"), std::string::npos) << message;
+
+  o.skip_bad_files = true;
+  ImageLoader skipping(dataset, dataset->samples(), std::vector<Stage>{}, std::vector<Stage>{}, o);
+  EXPECT_EQ(skipping.check_all(), 6u);
+  EXPECT_EQ(skipping.skipped().size(), 3u);  // known before the first epoch
+  std::size_t images = 0;
+  for (const auto& batch : read_epoch(skipping, 0)) images += static_cast<std::size_t>(batch.n);
+  EXPECT_EQ(images, 6u);
+  EXPECT_EQ(skipping.skipped().size(), 3u);  // each once
+}
+
 TEST(Loader, DifferentSizesWithoutResizeAreAClearError) {
   TempDir dir;
   write_image(dir.file("a/small.png"), cv::Mat(10, 10, CV_8UC1, cv::Scalar(1)));

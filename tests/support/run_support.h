@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cerebra/host.h"
+#include "test_support.h"
 
 namespace cerebra::testing {
 
@@ -78,6 +79,15 @@ inline std::filesystem::path only_run(const std::filesystem::path& output) {
   for (const auto& entry : std::filesystem::directory_iterator(output)) runs.push_back(entry.path());
   EXPECT_EQ(runs.size(), 1u) << output;
   return runs.empty() ? std::filesystem::path() : runs[0];
+}
+
+// Trains tiny_pipeline(epochs) into `dir`/runs through the CLI (the pipeline
+// in `dir`/p.toml) and returns the run directory.
+inline std::filesystem::path train_tiny_run(const TempDir& dir, int epochs) {
+  write_text(dir.file("p.toml"), tiny_pipeline(epochs));
+  const CommandResult result = run_command(cli() + " run " + dir.file("p.toml") + " --set run.output=" + dir.file("runs"));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  return only_run(dir.file("runs"));
 }
 
 // A host with this build's plugins only, shared by a test program.

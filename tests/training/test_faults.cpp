@@ -1,13 +1,20 @@
 // Faults a run must survive (issue 16): a full disk, a crash between a
-// checkpoint and its metrics line, two processes on one run directory.
+// checkpoint and its metrics line, kill -9 at random points, two processes on
+// one run directory.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <random>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -56,6 +63,52 @@ class SmallDisk {
   bool mounted_ = false;
 };
 
+// The metrics of a run without the fields that measure time.
+std::vector<nlohmann::json> untimed_metrics(const fs::path& run) {
+  auto lines = read_metrics(run);
+  for (auto& line : lines) {
+    for (const char* key : {"images_per_second", "train_seconds", "seconds"}) line.erase(key);
+  }
+  return lines;
+}
+
+// Runs `command` (whose last program replaces the shell: `env` and the CLI
+// exec in turn) and sends it SIGKILL `seconds` after `ready()` turns true,
+// unless it ended first.
+void kill_after(const std::string& command, const std::function<bool()>& ready, double seconds) {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::execl("/bin/sh", "sh", "-c", ("exec " + command + " >/dev/null 2>&1").c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ASSERT_GT(child, 0);
+  int status = 0;
+  while (!ready()) {
+    if (::waitpid(child, &status, WNOHANG) == child) return;  // it ended first
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  ::kill(child, SIGKILL);
+  ::waitpid(child, &status, 0);
+}
+
+// True once a run under `output` has finished its first epoch (last.pt exists).
+bool first_epoch_done(const fs::path& output) {
+  std::error_code error;
+  for (fs::directory_iterator it(output, error), end; !error && it != end; it.increment(error)) {
+    if (fs::exists(it->path() / "checkpoints" / "last.pt", error)) return true;
+  }
+  return false;
+}
+
+bool holds_temporaries(const fs::path& run) {
+  for (const auto& entry : fs::recursive_directory_iterator(run)) {
+    if (entry.path().extension() == ".tmp") return true;
+  }
+  return false;
+}
+
+
 }  // namespace
 
 TEST(Faults, AFullDiskEndsTheRunNamingFileCauseAndFreeSpaceAndResumeContinues) {
@@ -88,9 +141,7 @@ TEST(Faults, AFullDiskEndsTheRunNamingFileCauseAndFreeSpaceAndResumeContinues) {
 
 TEST(Faults, ResumeWritesEachEpochOnceWhateverACrashLeftInTheMetrics) {
   TempDir dir;
-  write_text(dir.file("p.toml"), cerebra::testing::tiny_pipeline(2));
-  ASSERT_EQ(run_command(cli() + " run " + dir.file("p.toml") + " --set run.output=" + dir.file("runs")).exit_code, 0);
-  const fs::path run = only_run(dir.file("runs"));
+  const fs::path run = cerebra::testing::train_tiny_run(dir, 2);
   const auto lines = read_metrics(run);
   ASSERT_EQ(lines.size(), 2u);
   // A crash after the checkpoint of epoch 2 but before its metrics line...
@@ -113,9 +164,7 @@ TEST(Faults, ResumeWritesEachEpochOnceWhateverACrashLeftInTheMetrics) {
 
 TEST(Faults, ASecondProcessOnARunDirectoryIsToldWhoHoldsIt) {
   TempDir dir;
-  write_text(dir.file("p.toml"), cerebra::testing::tiny_pipeline(1));
-  ASSERT_EQ(run_command(cli() + " run " + dir.file("p.toml") + " --set run.output=" + dir.file("runs")).exit_code, 0);
-  const fs::path run = only_run(dir.file("runs"));
+  const fs::path run = cerebra::testing::train_tiny_run(dir, 1);
   set_epochs(run, 1, 2);
   {
     // This test process holds the lock, as a running `cerebra run` would.
@@ -155,4 +204,62 @@ TEST(Faults, AMissingPluginFolderIsReportedAndFatalUnderStrict) {
     if (record["file"] == missing) found = record["status"] == "plugin folder cannot be read";
   }
   EXPECT_TRUE(found) << listed.output;
+}
+
+TEST(Faults, AResumeRemovesTheTemporariesOfAWriterKilledMidWrite) {
+  TempDir dir;
+  const fs::path run = cerebra::testing::train_tiny_run(dir, 1);
+  // What a kill -9 inside write_file_atomically leaves: NAME.PID.tmp.
+  write_text((run / "checkpoints" / "last.pt.4242.tmp").string(), "half a checkpoint");
+  write_text((run / "summary.json.4242.tmp").string(), "{");
+  write_text((run / "notes.tmp").string(), "not ours");  // no pid: someone else's file, kept
+  ASSERT_EQ(run_command(cli() + " run --resume " + run.string() + " --set training.epochs=2").exit_code, 0);
+  EXPECT_FALSE(fs::exists(run / "checkpoints" / "last.pt.4242.tmp"));
+  EXPECT_FALSE(fs::exists(run / "summary.json.4242.tmp"));
+  EXPECT_TRUE(fs::exists(run / "notes.tmp"));
+}
+
+// kill -9 of a run and of its resume at seeded random points (inside an epoch,
+// between epochs, sometimes inside a checkpoint write), then a resume: the
+// metrics are the uninterrupted run's, line for line, each epoch once.
+TEST(Faults, AKill9AnywhereThenResumeGivesTheUninterruptedMetrics) {
+  TempDir dir;
+  write_text(dir.file("p.toml"), cerebra::testing::tiny_pipeline(4));
+  // 1,280 images: epochs of a few tenths of a second, long enough to be hit.
+  const std::string run_command_line = cli() + " run " + dir.file("p.toml") + " --set dataset.count=1280 --set run.output=";
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(run_command(run_command_line + dir.file("reference")).exit_code, 0);
+  const double duration = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto expected = untimed_metrics(only_run(dir.file("reference")));
+  ASSERT_EQ(expected.size(), 4u);
+  const double epoch = read_metrics(only_run(dir.file("reference")))[1]["seconds"].get<double>();
+
+  std::mt19937 random(16);  // the same kill points on every run of the test
+  std::uniform_real_distribution<double> in_training(0.0, 2.5 * epoch), any_time(0.0, duration);
+  int resumed_trials = 0;
+  for (int trial = 0; trial < 3; ++trial) {
+    const fs::path output = dir.path() / ("killed" + std::to_string(trial));
+    // After epoch 1's checkpoint, within the next two and a half epochs.
+    kill_after(run_command_line + output.string(), [&] { return first_epoch_done(output); }, in_training(random));
+    const bool started = fs::exists(output) && !fs::is_empty(output);
+    const fs::path run = started ? only_run(output) : fs::path();
+    if (!started || !fs::exists(run / "checkpoints" / "last.pt")) {
+      // Killed before the first epoch ended: nothing to resume, and resume says so.
+      if (started) {
+        auto refused = run_command(cli() + " run --resume " + run.string());
+        EXPECT_EQ(refused.exit_code, 1) << refused.output;
+        EXPECT_NE(refused.output.find("the first epoch never finished"), std::string::npos) << refused.output;
+      }
+      continue;
+    }
+    kill_after(cli() + " run --resume " + run.string(), [] { return true; }, any_time(random));
+    auto resumed = run_command(cli() + " run --resume " + run.string());
+    ASSERT_EQ(resumed.exit_code, 0) << "trial " << trial << ": " << resumed.output;
+    EXPECT_EQ(untimed_metrics(run), expected) << "trial " << trial;
+    EXPECT_EQ(epochs_of(run), (std::vector<int>{1, 2, 3, 4})) << "trial " << trial;
+    EXPECT_FALSE(holds_temporaries(run)) << "trial " << trial;
+    EXPECT_EQ(read_json(run / "summary.json")["status"], "completed") << "trial " << trial;
+    ++resumed_trials;
+  }
+  EXPECT_GE(resumed_trials, 1) << "every kill came before the first checkpoint";
 }

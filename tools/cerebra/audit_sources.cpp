@@ -48,21 +48,14 @@ AuditSource read_folder(const Registry& registry, const std::string& folder) {
 
 // Image files under the source's folder that its dataset does not list (an
 // unlabelled pred/, a class the plugin does not know): audited as unlabelled,
-// with their folder. Unreadable entries and looping links are passed over.
+// with their folder. Links that dangle or loop are listed as the walker lists
+// them, and the audit reports them unreadable with that reason.
 void add_unlisted_images(const std::string& folder, AuditSource& source) {
   std::set<std::string> listed;
   for (const auto& sample : source.samples) listed.insert(fs::path(sample.id).lexically_normal().string());
-  std::error_code error;
-  fs::recursive_directory_iterator it(folder, fs::directory_options::skip_permission_denied, error), end;
   std::vector<Sample> extra;
-  for (; !error && it != end; it.increment(error)) {
-    const fs::path path = it->path();
-    const std::string name = path.filename().string();
-    if (!name.empty() && name[0] == '.') {
-      if (it->is_directory(error)) it.disable_recursion_pending();
-      continue;
-    }
-    if (!is_image_file(name) || !it->is_regular_file(error)) continue;
+  for (const auto& file : list_image_files(folder, true)) {
+    const fs::path path(file);
     const std::string id = path.lexically_normal().string();
     if (listed.count(id)) continue;
     extra.push_back({id, -1, path.parent_path().lexically_relative(folder).string()});

@@ -1,6 +1,7 @@
 #include "commands.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -9,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cerebra/comparison.h"
+#include "cerebra/dataset.h"
 #include "cerebra/evaluate.h"
 #include "cerebra/host.h"
 #include "cerebra/pipeline.h"
@@ -203,6 +205,28 @@ int command_inspect(const CommonOptions& common, const std::string& name) {
   return kOk;
 }
 
+namespace {
+
+// Whether the pipeline's dataset can list its images (its root exists and has
+// the folders it needs): "" when it can, else the dataset's reason and where
+// relative roots are looked for.
+std::string dataset_problem(const Pipeline& pipeline, const Registry& registry) {
+  try {
+    auto dataset = registry.create_as<Dataset>(kinds::dataset, pipeline.dataset.name, pipeline.dataset.parameters);
+    dataset->class_names();
+    dataset->samples();
+    return "";
+  } catch (const std::exception& error) {
+    const char* data = std::getenv("CEREBRA_DATA");
+    const std::string where = data && *data ? std::string("$CEREBRA_DATA is ") + data
+                                            : "$CEREBRA_DATA is unset, so they are taken under ./datasets/";
+    return fmt::format("[dataset] {}: {} (relative roots of the study's datasets are taken under $CEREBRA_DATA; {})",
+                       pipeline.dataset.name, brief(error), where);
+  }
+}
+
+}  // namespace
+
 int command_validate(const CommonOptions& common, const std::string& pipeline_file,
                      const std::vector<std::string>& overrides) {
   int exit_code = kOk;
@@ -210,6 +234,10 @@ int command_validate(const CommonOptions& common, const std::string& pipeline_fi
   if (!host) return exit_code;
   try {
     Pipeline pipeline = load_pipeline(pipeline_file, overrides, host->registry());
+    if (const std::string problem = dataset_problem(pipeline, host->registry()); !problem.empty()) {
+      std::cerr << pipeline_file << ": " << problem << "\n" << pipeline_file << ": 1 problem\n";
+      return kBadUsage;
+    }
     std::cout << pipeline_file << ": valid (dataset " << pipeline.dataset.name << ", model "
               << pipeline.model.name << ", " << pipeline.preprocess.size() << " preprocessing and "
               << pipeline.augment.size() << " augmentation stages)\n";
@@ -231,6 +259,7 @@ int command_run(const CommonOptions& common, const std::string& pipeline_file,
   if (!host) return exit_code;
   RunOptions options;
   options.resume_dir = resume_dir;
+  if (!resume_dir.empty()) options.overrides = overrides;
   RunResult result;
   try {
     if (!resume_dir.empty()) {

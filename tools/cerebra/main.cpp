@@ -102,10 +102,12 @@ int dispatch(const std::string& verb, int argc, char** argv) {
                    ? "cerebra validate PIPELINE.toml [--set section.key=value]...\n\n"
                      "Validates the pipeline and exits 0, or prints every problem (exit 2)."
                    : "cerebra run PIPELINE.toml [--set section.key=value]...\n"
-                     "       cerebra run --resume RUN_DIR\n\n"
+                     "       cerebra run --resume RUN_DIR [--set section.key=value]...\n\n"
                      "Validates the pipeline, then trains and evaluates it into a run directory\n"
                      "(resolved pipeline, split, metrics.jsonl, checkpoints, summary.json).\n"
-                     "Ctrl-C stops after the current batch; --resume continues where it stopped.";
+                     "Ctrl-C stops after the current batch; --resume continues where it stopped.\n"
+                     "With --resume, --set may change only settings that do not alter what was\n"
+                     "trained (docs/cli.md lists them), e.g. training.epochs or loader.on_bad_file.";
     min_args = max_args = 1;
   } else if (verb == "eval") {
     options.add_options()

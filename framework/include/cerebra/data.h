@@ -137,6 +137,12 @@ class ImageLoader {
   // in is reused, so copy out what must outlive the next call.
   bool next(Batch& batch);
 
+  // Decodes and preprocesses every sample now (into the memory cache, so the
+  // first epoch costs no more), so that a bad file is found before training
+  // and not when its batch comes. A bad file throws the Error next() would
+  // throw for it (the first in sample order), or with skip_bad_files is
+  // recorded in skipped(). Returns how many samples are usable.
+  std::size_t check_all();
   // Files skipped so far (skip_bad_files), each once, in the order found.
   std::vector<SkippedFile> skipped() const;
   // Decoding threads in use (threads = 0 resolved).

@@ -75,10 +75,21 @@ std::string hash_file(const std::string& path);
 // True when the extension (case-insensitive) is one OpenCV decodes: jpg, jpeg,
 // jpe, png, bmp, dib, tif, tiff, webp, pgm, ppm, pbm, pnm, jp2, sr, ras.
 bool is_image_file(const std::string& path);
-// Image files directly inside `folder` (not recursive; hidden files skipped),
-// sorted by their byte string so the order is the same on every machine.
-// Throws Error naming the folder when it is missing or is not a folder.
-std::vector<std::string> list_image_files(const std::string& folder);
+// The one walker of image folders (datasets, `eval --data`, `predict`): image
+// files inside `folder` (with `recursive`, in its sub-folders too, never
+// through a link), hidden entries skipped, sorted by their byte string so the
+// order is the same on every machine. A symbolic link with an image name is
+// listed even when it dangles or loops, so that reading it reports why
+// (missing_path_reason) and on_bad_file decides. Throws Error naming the
+// folder when it is missing, is not a folder or cannot be listed.
+std::vector<std::string> list_image_files(const std::string& folder, bool recursive = false);
+// Names of the sub-folders of `folder` (links to folders included; links that
+// dangle or loop left out), hidden ones skipped, in byte order.
+std::vector<std::string> list_subfolders(const std::string& folder);
+// Why `path` names nothing that can be opened: "looping symbolic link",
+// "dangling symbolic link (to TARGET)", "no such file" or the system's reason;
+// "" when it exists.
+std::string missing_path_reason(const std::string& path);
 // Where a dataset's `root` parameter points: an absolute path as it is; a
 // relative one under $CEREBRA_DATA when that is set, else under ./datasets/.
 std::string resolve_dataset_root(const std::string& root);

@@ -69,6 +69,9 @@ class RunDirectory {
   const std::string& path() const { return path_; }
   // Takes the run's lock (.lock); Error naming the process that holds it.
   RunLock lock() const;
+  // Removes the temporary files (NAME.PID.tmp) that a process killed while
+  // writing left behind; call it holding the lock, when no one else writes.
+  void remove_temporaries() const;
   std::string pipeline_file() const;
   std::string split_file() const;
   std::string metrics_file() const;

@@ -140,7 +140,14 @@ std::vector<std::size_t> group_samples(const Dataset& dataset, const std::vector
   std::vector<std::string> fingerprints(samples.size());
   std::vector<ImageTraits> traits(samples.size());
   if (by == GroupBy::Exact) {
-    for (std::size_t i = 0; i < samples.size(); ++i) fingerprints[i] = dataset.fingerprint(samples[i]);
+    for (std::size_t i = 0; i < samples.size(); ++i) {
+      try {
+        fingerprints[i] = dataset.fingerprint(samples[i]);
+      } catch (const std::exception&) {
+        // Unreadable: its own group. The loader then skips it or stops on it,
+        // as [loader] on_bad_file says, with the reason.
+      }
+    }
   } else if (by == GroupBy::Near) {
     TraitStore store(cache_dir);
     store.measure(dataset, samples, 0, fingerprints, traits);

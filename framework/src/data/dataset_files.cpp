@@ -1,7 +1,14 @@
+// Finding image files: the one walker of dataset folders and of `predict`, and
+// the reason a path that names no readable file gives.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <type_traits>
 
 #include "cerebra/dataset.h"
 
@@ -22,23 +29,83 @@ bool is_image_file(const std::string& path) {
   return false;
 }
 
-std::vector<std::string> list_image_files(const std::string& folder) {
-  std::error_code error;
-  if (!fs::exists(folder, error)) throw Error(folder + ": folder not found");
-  if (!fs::is_directory(folder, error)) throw Error(folder + ": not a folder");
-  std::vector<std::string> files;
-  fs::directory_iterator it(folder, error);
-  if (error) throw Error(folder + ": cannot list folder: " + error.message());
-  for (const auto& entry : it) {
-    std::string name = entry.path().filename().string();
-    if (name.empty() || name[0] == '.') continue;  // .DS_Store, editor droppings
-    if (!entry.is_regular_file(error) && !entry.is_symlink(error)) continue;
-    if (!is_image_file(name)) continue;
-    files.push_back(entry.path().string());
+std::string missing_path_reason(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0) return "";
+  const int stat_error = errno;
+  // stat() follows links; lstat() tells a link that leads nowhere from no file at all.
+  if (stat_error == ELOOP) return "looping symbolic link";
+  struct stat link {};
+  if (::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) {
+    std::error_code error;
+    return "dangling symbolic link (to " + fs::read_symlink(path, error).string() + ")";
   }
+  if (stat_error == ENOENT) return "no such file";
+  return std::strerror(stat_error);
+}
+
+namespace {
+
+bool is_hidden(const fs::path& path) {
+  const std::string name = path.filename().string();
+  return !name.empty() && name[0] == '.';  // .DS_Store, editor droppings, .git
+}
+
+// Files and symbolic links with an image name are listed without following
+// the link: one that dangles or loops is an unreadable file like any other,
+// which the loader skips or stops on as configured, with that reason.
+bool is_listed_image(const fs::directory_entry& entry) {
+  std::error_code error;
+  const fs::file_type type = entry.symlink_status(error).type();
+  if (error || (type != fs::file_type::regular && type != fs::file_type::symlink)) return false;
+  return is_image_file(entry.path().filename().string());
+}
+
+void require_listable(const std::string& folder) {
+  std::error_code error;
+  const std::string problem = missing_path_reason(folder);
+  if (problem == "no such file") throw Error(folder + ": folder not found");
+  if (!problem.empty()) throw Error(folder + ": " + problem);
+  if (!fs::is_directory(folder, error)) throw Error(folder + ": not a folder");
+}
+
+// Entries of `folder` (and, for a recursive iterator, of its sub-folders, not
+// through links) that `keep` accepts, hidden ones left out, in byte order.
+template <class Iterator, class Keep>
+std::vector<std::string> walk(const std::string& folder, Keep keep) {
+  require_listable(folder);
+  std::vector<std::string> found;
+  std::error_code error;
+  Iterator it(folder, fs::directory_options::skip_permission_denied, error);
+  for (; !error && it != Iterator(); it.increment(error)) {
+    if (is_hidden(it->path())) {
+      if constexpr (std::is_same_v<Iterator, fs::recursive_directory_iterator>) it.disable_recursion_pending();
+      continue;
+    }
+    if (keep(*it)) found.push_back(it->path().string());
+  }
+  if (error) throw Error(folder + ": cannot list folder: " + error.message());
   // Byte order, not locale collation: the same list on every machine.
-  std::sort(files.begin(), files.end());
-  return files;
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+}  // namespace
+
+std::vector<std::string> list_image_files(const std::string& folder, bool recursive) {
+  return recursive ? walk<fs::recursive_directory_iterator>(folder, is_listed_image)
+                   : walk<fs::directory_iterator>(folder, is_listed_image);
+}
+
+std::vector<std::string> list_subfolders(const std::string& folder) {
+  std::vector<std::string> names;
+  for (const auto& path : walk<fs::directory_iterator>(folder, [](const fs::directory_entry& entry) {
+         std::error_code error;  // a link that loops or dangles is no folder
+         return entry.is_directory(error);
+       })) {
+    names.push_back(fs::path(path).filename().string());
+  }
+  return names;
 }
 
 std::string resolve_dataset_root(const std::string& root) {

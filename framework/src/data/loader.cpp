@@ -386,6 +386,38 @@ struct ImageLoader::Impl {
     if (options.shuffle) detail::portable_shuffle(order, epoch_seed);
   }
 
+  // A bad file stops the loader with an Error naming it, or is skipped from
+  // now on and recorded once (skip_bad_files).
+  void reject(std::size_t index, const std::string& reason) {
+    if (!options.skip_bad_files) {
+      throw Error(fmt::format(
+          "{} (unreadable image; set [loader] on_bad_file = \"skip\" to skip and list such files)",
+          reason.find(samples[index].id) == std::string::npos ? samples[index].id + ": " + reason : reason));
+    }
+    std::lock_guard<std::mutex> lock(bad_mutex);
+    if (!bad[index]) {
+      bad[index] = 1;
+      skipped.push_back({samples[index].id, reason});
+    }
+  }
+
+  std::size_t check_all() {
+    std::vector<std::string> reasons(samples.size());
+    pool->run(samples.size(), [&](std::size_t index) {
+      try {
+        preprocessed(index);
+      } catch (const BadFile& bad_file) {
+        reasons[index] = bad_file.reason;
+      }
+    });
+    std::size_t usable = 0;
+    for (std::size_t index = 0; index < samples.size(); ++index) {
+      if (reasons[index].empty()) ++usable;
+      else reject(index, reasons[index]);
+    }
+    return usable;
+  }
+
   // Builds the next batch of the epoch; false at its end.
   bool produce(Batch& batch) {
     const std::size_t batch_size = options.batch_size;
@@ -409,18 +441,7 @@ struct ImageLoader::Impl {
           images.push_back(std::move(items[k].image));
           continue;
         }
-        if (!options.skip_bad_files) {
-          throw Error(fmt::format(
-              "{} (unreadable image; set [loader] on_bad_file = \"skip\" to skip and list such files)",
-              items[k].reason.find(samples[index].id) == std::string::npos
-                  ? samples[index].id + ": " + items[k].reason
-                  : items[k].reason));
-        }
-        std::lock_guard<std::mutex> lock(bad_mutex);
-        if (!bad[index]) {
-          bad[index] = 1;
-          skipped.push_back({samples[index].id, items[k].reason});
-        }
+        reject(index, items[k].reason);
       }
     }
     if (indices.empty() || cancel) return false;
@@ -628,6 +649,8 @@ bool ImageLoader::next(Batch& batch) {
   }
   return false;
 }
+
+std::size_t ImageLoader::check_all() { return impl_->check_all(); }
 
 std::vector<SkippedFile> ImageLoader::skipped() const {
   std::lock_guard<std::mutex> lock(impl_->bad_mutex);

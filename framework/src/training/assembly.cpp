@@ -14,6 +14,26 @@ namespace cerebra::detail {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// Why the split left train or val empty, with the change that helps: more
+// images when the data has too few to give each class one in each (for a
+// generated dataset, its count), else a larger fraction.
+std::string empty_split_message(const Pipeline& pipeline, const SplitResult& split, std::size_t classes) {
+  const bool no_train = split.train.empty();
+  const std::string problem = no_train ? "the split left no images for training" : "the split left no images for validation";
+  const std::size_t splittable = split.train.size() + split.val.size();
+  if (splittable < 2 * classes) {
+    const std::string more = pipeline.dataset.parameters.has("count") ? "raise [dataset] count" : "add images";
+    return fmt::format("{}: dataset '{}' has {} image(s) outside the test split for {} classes, too few to give "
+                       "every class one image in training and one in validation; {}",
+                       problem, pipeline.dataset.name, splittable, classes, more);
+  }
+  return problem + (no_train ? "; raise [split] train" : "; raise [split] val");
+}
+
+}  // namespace
+
 Assembly assemble(const Pipeline& pipeline, const Registry& registry, const RunDirectory& directory) {
   Assembly assembly;
   PipelineSplit split = split_pipeline(pipeline, registry);
@@ -21,8 +41,9 @@ Assembly assemble(const Pipeline& pipeline, const Registry& registry, const RunD
   assembly.class_names = assembly.dataset->class_names();
   assembly.positive_class = assembly.dataset->positive_class();
   assembly.split = std::move(split.split);
-  if (assembly.split.train.empty()) throw Error("the split left no images for training");
-  if (assembly.split.val.empty()) throw Error("the split left no images for validation; raise [split] val");
+  if (assembly.split.train.empty() || assembly.split.val.empty()) {
+    throw Error(empty_split_message(pipeline, assembly.split, assembly.class_names.size()));
+  }
   directory.write_split(assembly.split, assembly.class_names);
 
   assembly.preprocess = make_stages(pipeline.preprocess, registry, false, "preprocess");

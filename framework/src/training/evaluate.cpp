@@ -109,12 +109,24 @@ torch::Tensor to_input(const Batch& batch, const torch::Device& device, bool cha
   return input;
 }
 
+namespace {
+
+// Torch's reason without its stack trace, cut to a line's length, to put in
+// parentheses: brief() of the whole message would cut the closing one away.
+std::string torch_reason(const std::exception& error) {
+  std::string reason = brief(error);
+  if (reason.size() > 300) reason = reason.substr(0, 300) + "...";
+  return reason;
+}
+
+}  // namespace
+
 void read_checkpoint(const std::string& path, const torch::Device& device, torch::serialize::InputArchive& archive) {
   if (!fs::exists(path)) throw Error(path + ": no such checkpoint");
   try {
     archive.load_from(path, device);
   } catch (const std::exception& error) {
-    throw Error(path + ": cannot read checkpoint (" + std::string(error.what()).substr(0, 300) + ")");
+    throw Error(path + ": cannot read checkpoint (" + torch_reason(error) + ")");
   }
 }
 
@@ -128,8 +140,8 @@ void load_model_state(torch::nn::Module& model, torch::serialize::InputArchive& 
   } catch (const c10::Error& error) {
     // Typically a pipeline.toml edited after training: the architecture no
     // longer matches what was saved.
-    throw Error(path + ": the checkpoint does not fit the model built from the pipeline (" +
-                std::string(error.what_without_backtrace()).substr(0, 300) + ")");
+    throw Error(path + ": the checkpoint does not fit the model built from the pipeline (" + torch_reason(error) +
+                ")");
   }
 }
 
@@ -329,14 +341,10 @@ std::vector<Sample> TrainedRun::Impl::split_samples(const std::string& split) {
 EvaluationReport TrainedRun::evaluate_folder(const std::string& folder) {
   Impl& run = *impl_;
   std::error_code error;
-  if (!fs::exists(folder, error)) throw Error(folder + ": no such folder");
+  const std::string problem = missing_path_reason(folder);
+  if (!problem.empty()) throw Error(folder + ": " + (problem == "no such file" ? "no such folder" : problem));
   if (!fs::is_directory(folder, error)) throw Error(folder + ": not a folder");
-  std::vector<std::string> found;
-  for (const auto& entry : fs::directory_iterator(folder, error)) {
-    std::string name = entry.path().filename().string();
-    if (!name.empty() && name[0] != '.' && entry.is_directory()) found.push_back(name);
-  }
-  std::sort(found.begin(), found.end());
+  const std::vector<std::string> found = list_subfolders(folder);
   if (found.empty()) {
     throw Error(fmt::format("{}: no class folders; expected one sub-folder per class ({})", folder,
                             join(run.class_names)));
@@ -419,8 +427,9 @@ std::vector<Prediction> TrainedRun::predict(const std::vector<std::string>& file
 namespace detail {
 
 std::string path_problem(const std::string& path) {
+  // A looping or dangling link is named as one, not as "no such file".
+  if (std::string problem = missing_path_reason(path); !problem.empty()) return problem;
   std::error_code error;
-  if (!fs::exists(path, error)) return "no such file";
   if (fs::is_directory(path, error)) return "folder holds no image files";
   return "";
 }
@@ -432,21 +441,10 @@ std::vector<std::string> expand_image_paths(const std::vector<std::string>& path
   for (const auto& path : paths) {
     std::error_code error;
     if (!fs::is_directory(path, error)) {
-      files.push_back(path);
+      files.push_back(path);  // predict() says what is wrong with it, if anything
       continue;
     }
-    std::vector<std::string> found;
-    for (auto it = fs::recursive_directory_iterator(path, fs::directory_options::skip_permission_denied, error);
-         it != fs::recursive_directory_iterator(); it.increment(error)) {
-      if (error) break;
-      const std::string name = it->path().filename().string();
-      if (!name.empty() && name[0] == '.') {
-        if (it->is_directory()) it.disable_recursion_pending();
-        continue;
-      }
-      if (!it->is_directory() && is_image_file(name)) found.push_back(it->path().string());
-    }
-    std::sort(found.begin(), found.end());
+    std::vector<std::string> found = list_image_files(path, true);
     // An empty folder stays in the list so predict() can say so.
     if (found.empty()) found.push_back(path);
     files.insert(files.end(), found.begin(), found.end());

@@ -1,4 +1,5 @@
 // Running a pipeline: a new run directory or a resumed one, handed to the trainer.
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 
@@ -73,14 +74,47 @@ RunResult run_pipeline(const Pipeline& pipeline, const Registry& registry, const
   }
 }
 
+const std::vector<std::string>& resumable_settings() {
+  static const std::vector<std::string> settings{
+      "run.device",       "run.threads",    "run.allocator",      "loader.threads", "loader.prefetch",
+      "loader.cache",     "loader.cache_dir", "loader.on_bad_file", "training.epochs"};
+  return settings;
+}
+
+namespace {
+
+// Every other setting shaped the checkpoint or the split it was trained on, so
+// changing it on resume would silently mix two experiments in one run.
+void check_resume_overrides(const std::vector<std::string>& overrides) {
+  const auto& allowed = resumable_settings();
+  std::vector<Diagnostic> problems;
+  for (const auto& text : overrides) {
+    const std::string key = text.substr(0, text.find('='));
+    if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+    problems.push_back({{"--set " + text, 0, 0},
+                        "'" + key + "' cannot change on --resume (the checkpoint was trained with the run's value; "
+                        "start a new run to change it); settings that may change: " + join(allowed)});
+  }
+  if (!problems.empty()) throw ConfigError(problems);
+}
+
+}  // namespace
+
 RunResult resume_run(const std::string& run_dir, const Registry& registry, const RunOptions& options) {
   std::ostream& log = options.log ? *options.log : std::cerr;
+  check_resume_overrides(options.overrides);
   RunDirectory directory = RunDirectory::open(run_dir);
   RunLock lock = directory.lock();  // two resumes of one run would write over each other
   if (!fs::exists(directory.checkpoint_file("last"))) {
     throw Error(run_dir + ": no checkpoint to resume from (checkpoints/last.pt); the first epoch never finished");
   }
-  Pipeline pipeline = load_pipeline(directory.pipeline_file(), {}, registry);
+  directory.remove_temporaries();  // left by a process killed mid-write; the lock says none is writing now
+  Pipeline pipeline = load_pipeline(directory.pipeline_file(), options.overrides, registry);
+  if (!options.overrides.empty()) {
+    // The run's pipeline.toml says what the run is, for eval and a later resume.
+    directory.write_pipeline(pipeline);
+    log << "resume with " << join(options.overrides, ", ") << " (pipeline.toml updated)\n";
+  }
   detail::Trainer trainer(pipeline, registry, directory, log);
   return trainer.run(true);
 }

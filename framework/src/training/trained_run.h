@@ -76,6 +76,7 @@ struct TrainedRun::Impl {
 namespace detail {
 
 // Why a path from expand_image_paths() cannot be an image ("no such file",
+// "looping symbolic link", "dangling symbolic link (to T)",
 // "folder holds no image files"), or "" when it is worth decoding.
 std::string path_problem(const std::string& path);
 

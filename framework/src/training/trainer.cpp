@@ -53,7 +53,7 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 // their augmentation stream, so batch k of each holds the same images.
 struct Trainer::Loaders {
   std::vector<std::unique_ptr<ImageLoader>> train;
-  std::unique_ptr<ImageLoader> val;
+  std::unique_ptr<ImageLoader> val, test;  // test: none when the split has no test images
 };
 
 class Trainer::Inputs : public StepInputs {
@@ -118,6 +118,37 @@ ObjectiveContext Trainer::objective_context() const {
   return context;
 }
 
+// Loaders of every split, each image decoded and checked before the first
+// epoch (check_split_images), and the "data:" line saying what is used.
+void Trainer::make_loaders(Loaders& loaders) {
+  const SplitResult& split = assembly_.split;
+  for (int view = 0; view < objective_->needs().views; ++view) {
+    LoaderOptions options = loader_options(pipeline_, true);
+    options.view = static_cast<std::uint64_t>(view);
+    loaders.train.push_back(std::make_unique<ImageLoader>(assembly_.dataset, split.train, assembly_.preprocess,
+                                                          assembly_.augment, options));
+  }
+  auto plain = [&](const std::vector<Sample>& samples) {
+    return std::make_unique<ImageLoader>(assembly_.dataset, samples, assembly_.preprocess, std::vector<Stage>{},
+                                         loader_options(pipeline_, false));
+  };
+  loaders.val = plain(split.val);
+  if (!split.test.empty()) loaders.test = plain(split.test);
+  // Other views read the same files as the first; they decode as they go.
+  std::vector<SplitImages> splits{{"train", loaders.train[0].get()}, {"val", loaders.val.get()}};
+  if (loaders.test) splits.push_back({"test", loaders.test.get()});
+  const std::string used = check_split_images(splits, assembly_.class_names);
+  log_ << fmt::format("data: {}; {} classes ({}); {} duplicate group(s) ({} files; group_by = {}) kept within "
+                      "one split\n",
+                      used, assembly_.class_names.size(), join(assembly_.class_names),
+                      split.duplicate_groups, split.duplicate_files, split.group_by);
+  if (split.excluded_overlap > 0) {
+    log_ << fmt::format("data: {} image(s) left out because [split] exclude_overlap_with holds them or near "
+                        "copies of them\n",
+                        split.excluded_overlap);
+  }
+}
+
 void Trainer::set_up() {
   set_compute_threads(pipeline_.section("run"));
   allocator_ = configure_allocator(pipeline_.section("run").get_string("allocator"));
@@ -136,17 +167,7 @@ void Trainer::set_up() {
   cache_features_ = pipeline_.section("transfer").get_string("mode") == "feature_extract" &&
                     assembly_.augment.empty() && objective_->needs().views == 1;
 
-  const auto& split = assembly_.split;
-  log_ << fmt::format("run: {}\ndata: {} train, {} val, {} test images; {} classes ({}); {} duplicate "
-                      "group(s) ({} files; group_by = {}) kept within one split\n",
-                      directory_.path(), split.train.size(), split.val.size(), split.test.size(),
-                      assembly_.class_names.size(), join(assembly_.class_names), split.duplicate_groups,
-                      split.duplicate_files, split.group_by);
-  if (split.excluded_overlap > 0) {
-    log_ << fmt::format("data: {} image(s) left out because [split] exclude_overlap_with holds them or near "
-                        "copies of them\n",
-                        split.excluded_overlap);
-  }
+  log_ << "run: " << directory_.path() << "\n";
   log_ << fmt::format("model: {} on {} with {} thread(s)\n", pipeline_.model.name, device_.str(),
                       torch::get_num_threads());
   log_ << "training: " << pipeline_.objective.name << " objective, " << pipeline_.loss.name << " loss, "
@@ -307,14 +328,7 @@ RunResult Trainer::run(bool resume) {
   result_.status = "completed";
   set_up();
   Loaders loaders;
-  for (int view = 0; view < objective_->needs().views; ++view) {
-    LoaderOptions options = loader_options(pipeline_, true);
-    options.view = static_cast<std::uint64_t>(view);
-    loaders.train.push_back(std::make_unique<ImageLoader>(assembly_.dataset, assembly_.split.train,
-                                                          assembly_.preprocess, assembly_.augment, options));
-  }
-  loaders.val = std::make_unique<ImageLoader>(assembly_.dataset, assembly_.split.val, assembly_.preprocess,
-                                              std::vector<Stage>{}, loader_options(pipeline_, false));
+  make_loaders(loaders);
   if (resume) {
     load_checkpoint("last", true);
     directory_.reconcile_metrics(state_.epoch, state_.figures);
@@ -395,16 +409,17 @@ json Trainer::finish(Loaders& loaders, bool evaluate_best) {
   // Every view reads the same files, so the first view's list is the list.
   std::vector<SkippedFile> skipped = loaders.train.front()->skipped();
   for (const auto& s : loaders.val->skipped()) skipped.push_back(s);
+  if (loaders.test) {
+    for (const auto& s : loaders.test->skipped()) skipped.push_back(s);
+  }
   if (evaluate_best && state_.best_epoch > 0 && result_.status != "interrupted") {
     load_checkpoint("best", false);
     EvaluationReport val = evaluate(*loaders.val, false);
     summary["val"] = {{"loss", val.loss}, {"metrics", val.metrics}};
-    if (!split.test.empty()) {
-      ImageLoader test_loader(assembly_.dataset, split.test, assembly_.preprocess, {}, loader_options(pipeline_, false));
-      EvaluationReport test = evaluate(test_loader, true);
+    if (loaders.test) {
+      EvaluationReport test = evaluate(*loaders.test, true);
       directory_.write_test_predictions(test.predictions, assembly_.class_names);
       summary["test"] = {{"loss", test.loss}, {"images", test.images}, {"metrics", test.metrics}};
-      for (const auto& s : test_loader.skipped()) skipped.push_back(s);
       log_ << fmt::format("test ({} images, best epoch {}):", test.images, state_.best_epoch);
       for (auto& [name, report] : test.metrics.items()) log_ << fmt::format(" {} {:.4f}", name, headline(report));
       log_ << "\n";

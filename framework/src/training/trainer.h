@@ -51,6 +51,19 @@ std::vector<ParameterGroup> parameter_groups(ClassifierModel& model, const Archi
 // Training images per class.
 std::vector<std::int64_t> class_counts(const std::vector<Sample>& samples, std::size_t classes);
 
+// A split's name and the loader of its images.
+struct SplitImages {
+  std::string name;
+  ImageLoader* loader;
+};
+
+// Decodes every image of `splits` (into each loader's cache) before training.
+// A bad file stops here with on_bad_file = "stop"; with "skip", a class left
+// without a usable image, or a split left without a class, is an Error naming
+// the class and the skipped files. Returns what is used, for the "data:" line
+// ("118 train, 20 val, 20 test images (unreadable, skipped: 2 train)").
+std::string check_split_images(const std::vector<SplitImages>& splits, const std::vector<std::string>& class_names);
+
 class Trainer : public TrainingSession {
  public:
   Trainer(const Pipeline& pipeline, const Registry& registry, RunDirectory directory, std::ostream& log);
@@ -68,6 +81,7 @@ class Trainer : public TrainingSession {
   class Inputs;
 
   void set_up();
+  void make_loaders(Loaders& loaders);
   void create_components();
   ObjectiveContext objective_context() const;
   void load_checkpoint(const std::string& name, bool with_training_state);

@@ -16,7 +16,7 @@ class ImageFolder : public cerebra::Dataset {
 
   std::vector<std::string> class_names() const override {
     cerebra::folders::require_folder(root_, "image_folder root");
-    std::vector<std::string> names = cerebra::folders::subfolders(root_);
+    std::vector<std::string> names = cerebra::list_subfolders(root_);
     if (names.empty()) throw cerebra::Error(root_ + ": no class folders (expected one sub-folder per class)");
     return names;
   }
