@@ -114,14 +114,10 @@ void print_summary(const json& report, std::size_t examples) {
 }  // namespace
 
 int command_audit(const CommonOptions& common, const std::vector<std::string>& inputs, const AuditCommandOptions& options) {
-  HostOptions host_options;
-  host_options.plugin_paths = common.plugin_paths;
-  Host host(host_options);
-  if (common.strict && !host.failures().empty()) {
-    for (const auto* failure : host.failures()) std::cerr << "error: " << failure->message << "\n";
-    return kPluginFailure;
-  }
-  std::vector<AuditSource> sources = audit_sources(host.registry(), inputs);
+  int exit_code = kOk;
+  auto host = open_host(common, false, exit_code);
+  if (!host) return exit_code;
+  std::vector<AuditSource> sources = audit_sources(host->registry(), inputs);
   AuditOptions audit_options;
   if (options.near_threshold >= 0) audit_options.near.max_hamming = options.near_threshold;
   audit_options.cache_dir = options.cache_dir;

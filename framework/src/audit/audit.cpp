@@ -120,9 +120,13 @@ nlohmann::json findings(const std::vector<AuditSource>& sources, const Measured&
     }
     return false;
   };
-  auto conflicts = select(groups, [&](const auto& g) { return many(span_of(sources, all, g).labels); });
-  auto leaks = select(groups, [&](const auto& g) { return many(span_of(sources, all, g).splits); });
-  auto shared = select(groups, [&](const auto& g) { return span_of(sources, all, g).sources.size() > 1; });
+  std::vector<std::vector<std::size_t>> conflicts, leaks, shared;
+  for (const auto& group : groups) {
+    const Span span = span_of(sources, all, group);
+    if (many(span.labels)) conflicts.push_back(group);
+    if (many(span.splits)) leaks.push_back(group);
+    if (span.sources.size() > 1) shared.push_back(group);
+  }
   return {{"label_conflicts", group_list(sources, all, conflicts)},
           {"split_leaks", group_list(sources, all, leaks)},
           {"across_sources", group_list(sources, all, shared)}};

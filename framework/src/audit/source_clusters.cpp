@@ -79,8 +79,10 @@ std::vector<int> kmeans(const std::vector<Point>& points, int k) {
     bool changed = false;
     for (std::size_t i = 0; i < points.size(); ++i) {
       int best = 0;
+      double nearest_centre = distance2(points[i], centres[0]);
       for (int c = 1; c < k; ++c) {
-        if (distance2(points[i], centres[c]) < distance2(points[i], centres[best])) best = c;
+        const double d = distance2(points[i], centres[c]);
+        if (d < nearest_centre) nearest_centre = d, best = c;
       }
       changed |= assignment[i] != best;
       assignment[i] = best;
