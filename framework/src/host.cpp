@@ -2,6 +2,7 @@
 
 #include "callbacks/builtin_callbacks.h"
 #include "cerebra/version.h"
+#include "data/pool_dataset.h"
 
 namespace cerebra {
 
@@ -11,6 +12,7 @@ Host::Host(const HostOptions& options) : loader_(registry_) {
   // Built-in components first, so a plugin reusing one of their names is
   // reported as a duplicate like any other.
   register_builtin_callbacks(registry_);
+  register_builtin_datasets(registry_);
   PluginSearchOptions search;
   search.extra_paths = options.plugin_paths;
   search.use_environment = options.use_environment;

@@ -105,6 +105,10 @@ std::vector<SectionSpec> make_sections() {
                  "Per-epoch figure that picks the best checkpoint (and drives early stopping)");
     s.add_bool("amp", true, "Automatic mixed precision on CUDA");
     s.add_bool("channels_last", false, "Channels-last memory format for convolutions");
+    s.add_int("probe_every", 5,
+              "Self-supervised objectives: every this many epochs (and after the last), a linear probe of the "
+              "features on the labelled validation images gives val_probe_accuracy; 0 never")
+        .range(0, 100000);
     sections.back().moved_keys = {
         {"optimizer", "[optimizer] type"},
         {"learning_rate", "[optimizer] learning_rate"},

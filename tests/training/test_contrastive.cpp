@@ -101,8 +101,11 @@ TEST(Contrastive, ARunLearnsWithoutLabelsAndItsCheckpointStartsASupervisedRun) {
 
   write_text(dir.file("finetune.toml"), tiny_pipeline(1));
   auto finetune = run_command(cli() + " run " + dir.file("finetune.toml") + " --set run.output=" + dir.file("fine") +
-                              " --set transfer.mode=full --set transfer.weights=" + (run / "checkpoints/best.pt").string());
+                              " --set transfer.mode=full --set transfer.weights=" + dir.file("pre") + "/tiny");
   ASSERT_EQ(finetune.exit_code, 0) << finetune.output;
+  // "pre/tiny" names the newest run of that name, so configs need not know when pretraining ran.
+  EXPECT_NE(finetune.output.find("is the run " + run.string() + " (the newest of that name)"), std::string::npos)
+      << finetune.output;
   const std::string loaded = read_text(only_run(dir.file("fine")) / "weights.txt");
   EXPECT_EQ(loaded.rfind("Loaded ", 0), 0u) << loaded;
   EXPECT_EQ(loaded.find("Loaded 0 of"), std::string::npos) << loaded;

@@ -7,6 +7,7 @@
 #include "cerebra/audit.h"
 #include "cerebra/data.h"
 #include "cerebra/pipeline.h"
+#include "pool_dataset.h"
 
 namespace cerebra {
 
@@ -37,10 +38,24 @@ std::size_t remove_overlap(const Pipeline& pipeline, const Registry& registry, c
   return removed;
 }
 
+// The pool fixes its own split: its sources split as this pipeline's [split]
+// and seed split them (so their test images stay out of it).
+PipelineSplit split_pool(const Pipeline& pipeline, const Registry& registry) {
+  Parameters parameters = Parameters::defaults(registry.find(kinds::dataset, "pool").schema);
+  for (const auto& [key, value] : pipeline.dataset.parameters.values()) parameters.set(key, value);
+  PoolSplitting splitting{pipeline.section("split"),
+                          static_cast<std::uint64_t>(pipeline.section("run").get_int("seed")),
+                          pipeline.section("loader").get_string("cache_dir")};
+  auto pool = std::make_shared<PoolDataset>(parameters, registry, std::move(splitting));
+  SplitResult split = pool->split();
+  return {std::move(pool), std::move(split)};
+}
+
 }  // namespace
 
 PipelineSplit split_pipeline(const Pipeline& pipeline, const Registry& registry) {
   const auto& config = pipeline.dataset;
+  if (config.name == "pool") return split_pool(pipeline, registry);
   std::shared_ptr<const Dataset> dataset = registry.create_as<Dataset>(kinds::dataset, config.name, config.parameters);
   if (dataset->class_names().size() < 2) {
     throw Error(fmt::format("dataset '{}' has {} class(es); classification needs at least 2", config.name,

@@ -69,9 +69,32 @@ bool in_any_group(const std::string& name, const std::vector<LayerGroup>& groups
   return false;
 }
 
+// "runs/pretrain_resnet50" names the newest run directory of that name
+// ("runs/pretrain_resnet50-YYYYMMDD-HHMMSS" holding a best checkpoint), so a
+// config can start from a pretraining run without knowing when it ran.
+// Any other path is returned as it is.
+std::string newest_run_of(const std::string& weights, std::ostream& log) {
+  std::error_code error;
+  const fs::path prefix(weights);
+  const fs::path folder = prefix.has_parent_path() ? prefix.parent_path() : fs::path(".");
+  if (weights.empty() || fs::exists(prefix, error) || !fs::is_directory(folder, error)) return weights;
+  const std::string stem = prefix.filename().string() + "-";
+  std::string newest;
+  for (const auto& entry : fs::directory_iterator(folder, error)) {
+    const std::string name = entry.path().filename().string();
+    const bool run_name = name.rfind(stem, 0) == 0 && name.size() == stem.size() + 15;  // + YYYYMMDD-HHMMSS
+    if (run_name && fs::exists(entry.path() / "checkpoints/best.pt") && entry.path().string() > newest) {
+      newest = entry.path().string();
+    }
+  }
+  if (newest.empty()) return weights;
+  log << "weights: " << weights << " is the run " << newest << " (the newest of that name)\n";
+  return newest;
+}
+
 void load_transfer_weights(ClassifierModel& model, const ArchitectureInfo& info, const Parameters& transfer,
                            const RunDirectory& directory, std::ostream& log) {
-  const std::string weights = transfer.get_string("weights");
+  const std::string weights = newest_run_of(transfer.get_string("weights"), log);
   if (weights.empty()) {
     if (transfer.get_string("mode") != "scratch") {
       log << "note: [transfer] mode = \"" << transfer.get_string("mode")

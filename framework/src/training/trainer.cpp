@@ -3,10 +3,12 @@
 // weights, callbacks write the run directory and decide when to stop.
 #include "trainer.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <iterator>
 #include <limits>
 #include <ostream>
 
@@ -14,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "../callbacks/builtin_callbacks.h"
+#include "linear_probe.h"
 #include "cerebra/memory.h"
 
 namespace cerebra::detail {
@@ -54,6 +57,7 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 struct Trainer::Loaders {
   std::vector<std::unique_ptr<ImageLoader>> train;
   std::unique_ptr<ImageLoader> val, test;  // test: none when the split has no test images
+  std::unique_ptr<ImageLoader> probe;      // labelled training images, unaugmented (self-supervised runs)
 };
 
 class Trainer::Inputs : public StepInputs {
@@ -134,6 +138,20 @@ void Trainer::make_loaders(Loaders& loaders) {
   };
   loaders.val = plain(split.val);
   if (!split.test.empty()) loaders.test = plain(split.test);
+  const auto unlabelled = static_cast<std::size_t>(std::count_if(
+      split.train.begin(), split.train.end(), [](const Sample& s) { return s.label < 0; }));
+  if (objective_->needs().labels && unlabelled > 0) {
+    throw Error(fmt::format("dataset '{}' gives {} unlabelled training image(s), which the '{}' objective cannot "
+                            "learn from; use a self-supervised objective ([objective] type = \"contrastive\") or "
+                            "leave the unlabelled folders out",
+                            pipeline_.dataset.name, unlabelled, pipeline_.objective.name));
+  }
+  if (!objective_->needs().labels && training_.get_int("probe_every") > 0) {
+    std::vector<Sample> labelled;
+    std::copy_if(split.train.begin(), split.train.end(), std::back_inserter(labelled),
+                 [](const Sample& s) { return s.label >= 0; });
+    if (!labelled.empty()) loaders.probe = plain(labelled);
+  }
   // Other views read the same files as the first; they decode as they go.
   std::vector<SplitImages> splits{{"train", loaders.train[0].get()}, {"val", loaders.val.get()}};
   if (loaders.test) splits.push_back({"test", loaders.test.get()});
@@ -142,7 +160,11 @@ void Trainer::make_loaders(Loaders& loaders) {
                       "one split\n",
                       used, assembly_.class_names.size(), join(assembly_.class_names),
                       split.duplicate_groups, split.duplicate_files, split.group_by);
-  if (split.excluded_overlap > 0) {
+  if (split.excluded_overlap > 0 && pipeline_.dataset.name == "pool") {
+    log_ << fmt::format("data: {} image(s) left out of the pool as copies or near copies of its sources' test "
+                        "images; {} unlabelled training image(s)\n",
+                        split.excluded_overlap, unlabelled);
+  } else if (split.excluded_overlap > 0) {
     log_ << fmt::format("data: {} image(s) left out because [split] exclude_overlap_with holds them or near "
                         "copies of them\n",
                         split.excluded_overlap);
@@ -321,6 +343,22 @@ void Trainer::end_epoch(json figures) {
   each_callback([](Callback& c, TrainingSession& s) { c.on_epoch_end(s); });
 }
 
+// Self-supervised runs: a linear probe of the features every probe_every
+// epochs and after the last, as val_probe_accuracy (absent on other epochs).
+void Trainer::add_probe(Loaders& loaders, json& figures) {
+  if (!loaders.probe) return;
+  const std::int64_t every = training_.get_int("probe_every");
+  const int epoch = state_.epoch + 1;
+  if (epoch % every != 0 && epoch != state_.epochs) return;
+  const auto start = Clock::now();
+  const ProbeResult probe =
+      linear_probe(*built_.model, *loaders.probe, *loaders.val, static_cast<std::int64_t>(assembly_.class_names.size()),
+                   device_, training_.get_bool("channels_last"));
+  figures["val_probe_accuracy"] = probe.accuracy;
+  figures["probe_seconds"] = seconds_since(start);
+  figures["seconds"] = figures["seconds"].get<double>() + seconds_since(start);
+}
+
 RunResult Trainer::run(bool resume) {
   const auto run_start = Clock::now();
   result_ = RunResult{};
@@ -347,7 +385,9 @@ RunResult Trainer::run(bool resume) {
       if (!train_epoch(loaders)) break;
       const double train_seconds = seconds_since(epoch_start);
       EvaluationReport val = evaluate(*loaders.val, false, cache_features_ ? &val_features_ : nullptr);
-      end_epoch(epoch_figures(val, train_seconds, seconds_since(epoch_start)));
+      json figures = epoch_figures(val, train_seconds, seconds_since(epoch_start));
+      add_probe(loaders, figures);
+      end_epoch(std::move(figures));
     }
   } catch (const Error& error) {
     // A failure during training (a full disk, a figure that is not there)

@@ -119,6 +119,7 @@ class Trainer : public TrainingSession {
   std::size_t correct_ = 0;      // of the epoch in progress
   bool cache_features_ = false;
   FeatureCache train_features_, val_features_;
+  void add_probe(Loaders& loaders, nlohmann::json& figures);
   RunState state_;
   RunResult result_;
   bool stop_requested_ = false;

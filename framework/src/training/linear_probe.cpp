@@ -1,0 +1,69 @@
+#include "linear_probe.h"
+
+#include "model_runtime.h"
+
+namespace cerebra::detail {
+
+namespace {
+
+struct Features {
+  torch::Tensor x, y;  // [n, d] float, [n] long
+};
+
+// Pooled features of every labelled image of a loader, in evaluation mode.
+Features pooled_features(ClassifierModel& model, ImageLoader& loader, const torch::Device& device,
+                         bool channels_last) {
+  std::vector<torch::Tensor> rows;
+  std::vector<std::int64_t> labels;
+  loader.start_epoch(0);
+  Batch batch;
+  while (loader.next(batch)) {
+    torch::Tensor f = model.features(to_input(batch, device, channels_last)).to(torch::kFloat);
+    if (f.dim() > 2) f = f.flatten(2).mean(2);  // spatial maps averaged, as the contrastive head sees them
+    f = f.flatten(1).to(torch::kCPU);
+    for (std::int64_t i = 0; i < batch.n; ++i) {
+      const std::int64_t label = batch.labels[static_cast<std::size_t>(i)];
+      if (label < 0) continue;
+      rows.push_back(f[i]);
+      labels.push_back(label);
+    }
+  }
+  if (rows.empty()) return {};
+  return {torch::stack(rows), torch::tensor(labels, torch::kLong)};
+}
+
+}  // namespace
+
+ProbeResult linear_probe(ClassifierModel& model, ImageLoader& train, ImageLoader& val, std::int64_t classes,
+                         const torch::Device& device, bool channels_last) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = model.is_training();
+  model.eval();
+  Features fit = pooled_features(model, train, device, channels_last);
+  Features score = pooled_features(model, val, device, channels_last);
+  model.train(was_training);
+  ProbeResult result;
+  if (!fit.x.defined() || !score.x.defined()) return result;
+  result.train_images = static_cast<std::size_t>(fit.x.size(0));
+  result.val_images = static_cast<std::size_t>(score.x.size(0));
+
+  // Standardised features make one learning rate fit every architecture.
+  const torch::Tensor mean = fit.x.mean(0), scale = fit.x.std(0).clamp_min(1e-6);
+  const torch::Tensor x = (fit.x - mean) / scale, x_val = (score.x - mean) / scale;
+  torch::Tensor weight = torch::zeros({x.size(1), classes}, torch::requires_grad());
+  torch::Tensor bias = torch::zeros({classes}, torch::requires_grad());
+  torch::optim::Adam optimizer({weight, bias}, torch::optim::AdamOptions(0.01).weight_decay(1e-4));
+  {
+    torch::AutoGradMode enable(true);
+    for (int step = 0; step < 300; ++step) {  // full batch: a few thousand rows, cheap beside an epoch
+      optimizer.zero_grad();
+      torch::nn::functional::cross_entropy(x.matmul(weight) + bias, fit.y).backward();
+      optimizer.step();
+    }
+  }
+  const torch::Tensor predicted = (x_val.matmul(weight) + bias).argmax(1);
+  result.accuracy = predicted.eq(score.y).to(torch::kDouble).mean().item<double>();
+  return result;
+}
+
+}  // namespace cerebra::detail
