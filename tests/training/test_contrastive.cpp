@@ -93,7 +93,10 @@ TEST(Contrastive, ARunLearnsWithoutLabelsAndItsCheckpointStartsASupervisedRun) {
   write_text(dir.file("pretrain.toml"), contrastive_pipeline(4));
   auto pretrain = run_command(cli() + " run " + dir.file("pretrain.toml") + " --set run.output=" + dir.file("pre"));
   ASSERT_EQ(pretrain.exit_code, 0) << pretrain.output;
+  EXPECT_NE(pretrain.output.find("best checkpoint is the one with the lowest train_loss"), std::string::npos)
+      << pretrain.output;
   const auto run = only_run(dir.file("pre"));
+  EXPECT_EQ(read_json(run / "summary.json")["monitor"], "train_loss");
   const auto metrics = read_metrics(run);
   ASSERT_EQ(metrics.size(), 4u);
   EXPECT_LT(metrics.back()["train_loss"].get<double>(), metrics.front()["train_loss"].get<double>())

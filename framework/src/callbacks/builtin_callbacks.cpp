@@ -69,8 +69,10 @@ class Progress : public Callback {
     const RunState& s = session.state();
     const auto& f = s.figures;
     std::ostream& log = session.log();
-    log << fmt::format("epoch {}/{}: train loss {:.4f} acc {:.4f} | val loss {:.4f}", s.epoch, s.epochs,
-                       f["train_loss"].get<double>(), f["train_accuracy"].get<double>(), f["val_loss"].get<double>());
+    // Self-supervised runs have no training accuracy nor validation loss.
+    log << fmt::format("epoch {}/{}: train loss {:.4f}", s.epoch, s.epochs, f["train_loss"].get<double>());
+    if (f.contains("train_accuracy")) log << fmt::format(" acc {:.4f}", f["train_accuracy"].get<double>());
+    log << (f.contains("val_loss") ? fmt::format(" | val loss {:.4f}", f["val_loss"].get<double>()) : " |");
     for (auto& [key, value] : f.items()) {
       if (key.rfind("val_", 0) == 0 && key != "val_loss") {
         log << fmt::format(" {} {:.4f}", key.substr(4), value.is_number() ? value.get<double>() : std::nan(""));

@@ -171,6 +171,23 @@ void Trainer::make_loaders(Loaders& loaders) {
   }
 }
 
+// A self-supervised run has no validation metrics, only the training loss
+// and, on probe epochs, val_probe_accuracy; the default monitor
+// (val_accuracy) becomes train_loss there.
+std::string Trainer::monitored_figure() const {
+  const std::string monitor = training_.get_string("monitor");
+  if (objective_->needs().labels || monitor.rfind("train_", 0) == 0) return monitor;
+  if (monitor == "val_probe_accuracy" && training_.get_int("probe_every") == 1) return monitor;
+  if (monitor == "val_accuracy") {
+    log_ << "note: the '" << pipeline_.objective.name
+         << "' objective trains no classifier, so the best checkpoint is the one with the lowest train_loss\n";
+    return "train_loss";
+  }
+  throw Error(fmt::format("[training] monitor = \"{}\": a '{}' run has no such figure each epoch; monitor "
+                          "train_loss, or val_probe_accuracy with [training] probe_every = 1",
+                          monitor, pipeline_.objective.name));
+}
+
 void Trainer::set_up() {
   set_compute_threads(pipeline_.section("run"));
   allocator_ = configure_allocator(pipeline_.section("run").get_string("allocator"));
@@ -181,7 +198,7 @@ void Trainer::set_up() {
 
   state_.epochs = static_cast<int>(training_.get_int("epochs"));
   state_.class_names = assembly_.class_names;
-  state_.monitor = training_.get_string("monitor");
+  state_.monitor = monitored_figure();
   state_.monitor_minimises = state_.monitor.find("loss") != std::string::npos;
   state_.best_value = std::numeric_limits<double>::quiet_NaN();
   // A frozen backbone without random augmentation sees the same images every
@@ -303,14 +320,16 @@ EvaluationReport Trainer::evaluate(ImageLoader& loader, bool keep_predictions, F
   return evaluate_model(*built_.model, registry_, settings, loader, keep_predictions, features);
 }
 
-json Trainer::epoch_figures(EvaluationReport& val, double train_seconds, double seconds) const {
+json Trainer::epoch_figures(const EvaluationReport* val, double train_seconds, double seconds) const {
   const double seen = static_cast<double>(state_.images_seen);
   json line;
   line["epoch"] = state_.epoch + 1;
   line["train_loss"] = seen > 0 ? loss_sum_ / seen : 0.0;
-  line["train_accuracy"] = seen > 0 ? static_cast<double>(correct_) / seen : 0.0;
-  line["val_loss"] = val.loss;
-  for (auto& [name, report] : val.metrics.items()) line["val_" + name] = headline(report);
+  if (val) {
+    line["train_accuracy"] = seen > 0 ? static_cast<double>(correct_) / seen : 0.0;
+    line["val_loss"] = val->loss;
+    for (auto& [name, report] : val->metrics.items()) line["val_" + name] = headline(report);
+  }
   line["learning_rate"] = base_rates_.back() * rate_factor_;
   line["images_per_second"] = seen / std::max(train_seconds, 1e-9);
   line["train_seconds"] = train_seconds;
@@ -377,15 +396,18 @@ RunResult Trainer::run(bool resume) {
   InterruptGuard interrupt_guard;
   each_callback([](Callback& c, TrainingSession& s) { c.on_run_start(s); });
   // Seam: k-fold and data-parallel runs drive this loop with their own split and shard.
-  bool evaluate_best = true;
+  bool evaluate_best = objective_->needs().labels;
+  const bool supervised = evaluate_best;
   try {
     while (state_.epoch < state_.epochs && !stop_requested_) {
       each_callback([](Callback& c, TrainingSession& s) { c.on_epoch_start(s); });
       const auto epoch_start = Clock::now();
       if (!train_epoch(loaders)) break;
       const double train_seconds = seconds_since(epoch_start);
-      EvaluationReport val = evaluate(*loaders.val, false, cache_features_ ? &val_features_ : nullptr);
-      json figures = epoch_figures(val, train_seconds, seconds_since(epoch_start));
+      // A self-supervised run's head never trains: its figures would be noise.
+      EvaluationReport val;
+      if (supervised) val = evaluate(*loaders.val, false, cache_features_ ? &val_features_ : nullptr);
+      json figures = epoch_figures(supervised ? &val : nullptr, train_seconds, seconds_since(epoch_start));
       add_probe(loaders, figures);
       end_epoch(std::move(figures));
     }
@@ -465,6 +487,7 @@ json Trainer::finish(Loaders& loaders, bool evaluate_best) {
       log_ << "\n";
     }
   }
+  if (state_.figures.contains("val_probe_accuracy")) summary["val_probe_accuracy"] = state_.figures["val_probe_accuracy"];
   summary["skipped_files"] = skipped.size();
   if (!skipped.empty()) {
     directory_.write_skipped(skipped);

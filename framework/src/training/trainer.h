@@ -88,7 +88,8 @@ class Trainer : public TrainingSession {
   void apply_schedule(std::size_t batch, std::size_t batches);
   bool train_epoch(Loaders& loaders);
   void take_step(Inputs& inputs, std::int64_t batch_size);
-  nlohmann::json epoch_figures(EvaluationReport& val, double train_seconds, double seconds) const;
+  // `val` null: a self-supervised run, whose classifier head is never trained.
+  nlohmann::json epoch_figures(const EvaluationReport* val, double train_seconds, double seconds) const;
   void end_epoch(nlohmann::json figures);
   nlohmann::json finish(Loaders& loaders, bool evaluate_best);
   EvaluationReport evaluate(ImageLoader& loader, bool keep_predictions, FeatureCache* features = nullptr);
@@ -120,6 +121,7 @@ class Trainer : public TrainingSession {
   bool cache_features_ = false;
   FeatureCache train_features_, val_features_;
   void add_probe(Loaders& loaders, nlohmann::json& figures);
+  std::string monitored_figure() const;
   RunState state_;
   RunResult result_;
   bool stop_requested_ = false;
