@@ -2,7 +2,9 @@
 # Trains the study's eight experiments (configs/br35h_*.toml and
 # configs/four_class_*.toml, whichever exist) on $CEREBRA_DATA and writes the
 # paper's Table 2 (Br35H) and Table 3 (four-class) beside Cerebra's figures as
-# Markdown.
+# Markdown; then the in-domain rows: each configs/pretrain_<model>.toml once,
+# the <dataset>_<model>_indomain configs fine-tuned from it, and their
+# from-scratch twins (same config, no starting weights).
 set -euo pipefail
 
 usage() {
@@ -22,6 +24,8 @@ Options:
   --cerebra PATH    the cerebra binary (default: $CEREBRA_BUILD_DIR/bin/cerebra
                     or build/bin/cerebra)
   --tables-only     train nothing: rebuild the tables from the runs in --out
+  --no-indomain     leave out the in-domain rows (pretraining, fine-tuning from
+                    it and the from-scratch twins; about two hours on 2 cores)
   -h, --help        this help
 
 Anything after `--` is passed to every `cerebra run` (e.g. -- --set training.epochs=1).
@@ -36,6 +40,7 @@ out=""
 configs="$root/configs"
 cerebra="${CEREBRA_BUILD_DIR:-$root/build}/bin/cerebra"
 tables_only=0
+indomain=1
 extra=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -44,6 +49,7 @@ while [[ $# -gt 0 ]]; do
     --configs) configs="${2:?--configs needs a folder}"; shift 2 ;;
     --cerebra) cerebra="${2:?--cerebra needs a path}"; shift 2 ;;
     --tables-only) tables_only=1; shift ;;
+    --no-indomain) indomain=0; shift ;;
     -h|--help) usage; exit 0 ;;
     --) shift; extra=("$@"); break ;;
     *) echo "reproduce-paper: unknown option '$1'" >&2; usage >&2; exit 2 ;;
@@ -87,6 +93,21 @@ if [[ $tables_only -eq 0 ]]; then
   [[ -d "$CEREBRA_DATA" ]] || { echo "reproduce-paper: CEREBRA_DATA=$CEREBRA_DATA: no such folder" >&2; exit 2; }
 fi
 
+# One experiment into its own folder, so its run directory is the only one there.
+train() {
+  local name="$1" config="$2"
+  shift 2
+  local dest="$out/runs/$name"
+  rm -rf "$dest"
+  mkdir -p "$dest"
+  echo "== $name ($config $*)" >&2
+  if ! "$cerebra" run "$config" --set "run.output=$dest" "$@" ${extra[@]+"${extra[@]}"} 2>&1 | tee "$out/runs/$name.log" >&2; then
+    echo "reproduce-paper: $name failed; see $out/runs/$name.log" >&2
+    failed=$((failed + 1))
+    return 1
+  fi
+}
+
 mkdir -p "$out/runs"
 failed=0
 ran=0
@@ -100,17 +121,33 @@ for d in "${datasets[@]}"; do
     fi
     ran=$((ran + 1))
     [[ $tables_only -eq 1 ]] && continue
-    # One output folder per experiment, so its run directory is the only one there.
-    dest="$out/runs/${d}_$m"
-    rm -rf "$dest"
-    mkdir -p "$dest"
-    echo "== ${d}_$m ($config)" >&2
-    if ! "$cerebra" run "$config" --set "run.output=$dest" ${extra[@]+"${extra[@]}"} 2>&1 | tee "$out/runs/${d}_$m.log" >&2; then
-      echo "reproduce-paper: ${d}_$m failed; see $out/runs/${d}_$m.log" >&2
-      failed=$((failed + 1))
-    fi
+    train "${d}_$m" "$config" || true
   done
 done
+# In-domain rows: pretraining once per model, then each dataset's fine-tuning
+# from it and the from-scratch twin with the same recipe.
+indomain_models=()
+if [[ $indomain -eq 1 ]]; then
+  for m in "${models[@]}"; do
+    [[ -f "$configs/pretrain_$m.toml" ]] || continue
+    wanted=()
+    for d in "${datasets[@]}"; do
+      selected "$d" "$m" && [[ -f "$configs/${d}_${m}_indomain.toml" ]] && wanted+=("$d")
+    done
+    [[ ${#wanted[@]} -gt 0 ]] || continue
+    indomain_models+=("$m")
+    ran=$((ran + 1))
+    [[ $tables_only -eq 1 ]] && continue
+    train "pretrain_$m" "$configs/pretrain_$m.toml" || continue
+    for d in "${wanted[@]}"; do
+      train "${d}_${m}_indomain" "$configs/${d}_${m}_indomain.toml" \
+        --set "transfer.weights=$out/runs/pretrain_$m/pretrain_$m" || true
+      train "${d}_${m}_scratch_twin" "$configs/${d}_${m}_indomain.toml" \
+        --set transfer.mode=scratch --set transfer.weights= --set "run.name=${d}_${m}_scratch_twin" || true
+    done
+  done
+fi
+
 if [[ $ran -eq 0 ]]; then
   echo "reproduce-paper: no selected experiment has a config in $configs" >&2
   exit 1
@@ -146,38 +183,50 @@ csv_column() {
   }'
 }
 
+# One table row: LABEL PAPER EXPERIMENT; the run (if any) is added to `runs`.
+row() {
+  local label="$1" paper="$2" run
+  run="$(run_of "$3")"
+  local accuracy="not run" f1="" weights=""
+  if [[ -n "$run" ]]; then
+    runs+=("$run")
+    local csv header line
+    csv="$("$cerebra" compare "$run" --csv 2>/dev/null || true)"
+    header="$(sed -n 1p <<<"$csv")"
+    line="$(sed -n 2p <<<"$csv")"
+    if [[ -n "$line" ]]; then
+      accuracy="$(csv_column "$header" "$line" Accuracy)"
+      f1="$(csv_column "$header" "$line" F1-Score)"
+      weights="$(csv_column "$header" "$line" "ImageNet weights")"
+      [[ -n "$accuracy" ]] || accuracy="no test metrics"
+      case "$weights" in
+        yes*) weights="ImageNet ${weights#yes }" ;;
+        no) weights="from scratch" ;;
+        "no (weights missing)") weights="from scratch (ImageNet weights file missing)" ;;
+        "from run "*) weights="in-domain self-supervised pretraining (${weights#from run })" ;;
+      esac
+    else
+      accuracy="failed"
+    fi
+  fi
+  echo "| $label | $paper | $accuracy | $f1 | $weights |"
+}
+
 table() {
   local d="$1" title="$2" paper_order="$3"
-  local runs=() m run
+  local runs=() m
   echo "## $title"
   echo
   echo "| Model | Paper accuracy | Cerebra accuracy | Cerebra F1-Score | Weights |"
   echo "|---|---:|---:|---:|---|"
   for m in $paper_order; do
     selected "$d" "$m" || continue
-    run="$(run_of "${d}_$m")"
-    local accuracy="not run" f1="" weights=""
-    if [[ -n "$run" ]]; then
-      runs+=("$run")
-      local csv header row
-      csv="$("$cerebra" compare "$run" --csv 2>/dev/null || true)"
-      header="$(sed -n 1p <<<"$csv")"
-      row="$(sed -n 2p <<<"$csv")"
-      if [[ -n "$row" ]]; then
-        accuracy="$(csv_column "$header" "$row" Accuracy)"
-        f1="$(csv_column "$header" "$row" F1-Score)"
-        weights="$(csv_column "$header" "$row" "ImageNet weights")"
-        [[ -n "$accuracy" ]] || accuracy="no test metrics"
-        case "$weights" in
-          yes*) weights="ImageNet ${weights#yes }" ;;
-          no) weights="from scratch" ;;
-          "no (weights missing)") weights="from scratch (ImageNet weights file missing)" ;;
-        esac
-      else
-        accuracy="failed"
-      fi
-    fi
-    echo "| $(display "$m") | $(paper_accuracy "${d}_$m") | $accuracy | $f1 | $weights |"
+    row "$(display "$m")" "$(paper_accuracy "${d}_$m")" "${d}_$m"
+  done
+  for m in ${indomain_models[@]+"${indomain_models[@]}"}; do
+    selected "$d" "$m" && [[ -f "$configs/${d}_${m}_indomain.toml" ]] || continue
+    row "$(display "$m"), in-domain pretraining" "(ImageNet: $(paper_accuracy "${d}_$m"))" "${d}_${m}_indomain"
+    row "$(display "$m"), same recipe from scratch" "" "${d}_${m}_scratch_twin"
   done
   echo
   if [[ ${#runs[@]} -gt 0 ]]; then
