@@ -1,5 +1,8 @@
 // Each transform's effect on known pixels.
+#include <algorithm>
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include <opencv2/imgproc.hpp>
 
@@ -195,6 +198,207 @@ TEST(GaussianNoise, HasTheRequestedSpread) {
   EXPECT_NEAR(mean[0], 128, 1.0);
   EXPECT_NEAR(stddev[0], 25.5, 1.0);
   EXPECT_EQ(cv::norm(run("gaussian_noise", image, {{"p", 0.0}}), image, cv::NORM_INF), 0);
+}
+
+TEST(RandomGamma, FollowsTheDrawnCurveKeepingBlackAndWhite) {
+  cv::Mat image(1, 3, CV_8UC1);
+  image.at<unsigned char>(0, 0) = 0;
+  image.at<unsigned char>(0, 1) = 128;
+  image.at<unsigned char>(0, 2) = 255;
+  int darker = 0, brighter = 0;
+  for (std::uint64_t seed = 0; seed < 40; ++seed) {
+    cv::Mat out = run("random_gamma", image, {{"gamma", 2.0}, {"p", 1.0}}, seed);
+    // The stage's own draws, repeated: the firing chance, then log gamma.
+    std::mt19937_64 rng(seed);
+    random_chance(rng, 1.0);
+    const double gamma = std::exp(random_uniform(rng, -std::log(2.0), std::log(2.0)));
+    ASSERT_EQ(out.type(), CV_8UC1);
+    EXPECT_EQ(out.at<unsigned char>(0, 0), 0);
+    EXPECT_EQ(out.at<unsigned char>(0, 2), 255);
+    EXPECT_NEAR(out.at<unsigned char>(0, 1), 255 * std::pow(128 / 255.0, gamma), 0.51) << gamma;
+    darker += gamma > 1.05 && out.at<unsigned char>(0, 1) < 126;
+    brighter += gamma < 0.95 && out.at<unsigned char>(0, 1) > 130;
+  }
+  // Log-uniform in [1/2, 2]: about as many darken as brighten.
+  EXPECT_GT(darker, 10);
+  EXPECT_GT(brighter, 10);
+
+  cv::Mat floats(2, 2, CV_32FC3, cv::Scalar::all(0.5));
+  cv::Mat out = run("random_gamma", floats, {{"gamma", 2.0}, {"p", 1.0}}, 3);
+  ASSERT_EQ(out.type(), CV_32FC3);
+  EXPECT_GE(out.at<cv::Vec3f>(1, 1)[2], 0.25f - 1e-6f);
+  EXPECT_LE(out.at<cv::Vec3f>(1, 1)[2], 0.7072f);
+  EXPECT_EQ(cv::norm(run("random_gamma", image, {{"gamma", 1.0}, {"p", 1.0}}), image, cv::NORM_INF), 0);
+}
+
+// A head-like picture: black background around a bright disc with a darker
+// spot, 8-bit gray.
+cv::Mat phantom(int side, double brightness = 1.0) {
+  cv::Mat image(side, side, CV_8UC1, cv::Scalar(0));
+  cv::circle(image, {side / 2, side / 2}, side * 2 / 5, cv::Scalar(150 * brightness), cv::FILLED);
+  cv::circle(image, {side / 2 + side / 8, side / 2}, side / 8, cv::Scalar(60 * brightness), cv::FILLED);
+  return image;
+}
+
+TEST(RandomBiasField, KeepsBlackBlackAndTiltsTheHead) {
+  const cv::Mat image = phantom(96);
+  const cv::Mat background = image == 0;
+  cv::Mat left = cv::Mat::zeros(image.size(), CV_8U), right = left.clone();
+  left(cv::Rect(0, 0, 48, 96)).setTo(255);
+  right(cv::Rect(48, 0, 48, 96)).setTo(255);
+  const cv::Mat head = image == 150;
+  double largest_tilt = 0;
+  for (std::uint64_t seed = 0; seed < 10; ++seed) {
+    cv::Mat out = run("random_bias_field", image, {{"strength", 0.5}, {"p", 1.0}}, seed);
+    ASSERT_EQ(out.type(), CV_8UC1);
+    EXPECT_EQ(cv::countNonZero(out & background), 0) << seed;
+    // The field stays within exp(+/- strength) of the original.
+    double low, high;
+    cv::minMaxLoc(out, &low, &high, nullptr, nullptr, head);
+    EXPECT_GE(low, std::floor(150 * std::exp(-0.5))) << seed;
+    EXPECT_LE(high, std::ceil(150 * std::exp(0.5))) << seed;
+    // Smooth: neighbouring head pixels differ by a few levels (a cubic's
+    // slope near the centre is at most 3x its largest value, Bernstein), not
+    // by the tens a pixel-by-pixel field would give.
+    cv::Mat step;
+    cv::absdiff(out(cv::Rect(30, 24, 30, 1)), out(cv::Rect(31, 24, 30, 1)), step);  // inside the disc, off the spot
+    EXPECT_LE(cv::norm(step, cv::NORM_INF), 8) << seed;
+    const double ratio = cv::mean(out, head & left)[0] / cv::mean(out, head & right)[0];
+    largest_tilt = std::max(largest_tilt, std::abs(std::log(ratio)));
+  }
+  // Before, both halves of the uniform disc have the same mean.
+  EXPECT_NEAR(cv::mean(image, head & left)[0] / cv::mean(image, head & right)[0], 1.0, 1e-9);
+  EXPECT_GT(largest_tilt, 0.1);
+  EXPECT_EQ(cv::norm(run("random_bias_field", image, {{"strength", 0.0}, {"p", 1.0}}), image, cv::NORM_INF), 0);
+
+  cv::Mat colour;
+  cv::cvtColor(image, colour, cv::COLOR_GRAY2BGR);
+  cv::Mat out = run("random_bias_field", colour, {{"strength", 0.5}, {"p", 1.0}}, 4);
+  ASSERT_EQ(out.type(), CV_8UC3);
+  std::vector<cv::Mat> planes;
+  cv::split(out, planes);
+  // One field for every channel: gray stays gray.
+  EXPECT_EQ(cv::norm(planes[0], planes[2], cv::NORM_INF), 0);
+  EXPECT_EQ(cv::norm(planes[0], run("random_bias_field", image, {{"strength", 0.5}, {"p", 1.0}}, 4), cv::NORM_INF),
+            0);
+}
+
+TEST(RandomBlur, LowersTheVarianceOfACheckerboard) {
+  cv::Mat board(32, 32, CV_8UC1);
+  for (int y = 0; y < 32; ++y)
+    for (int x = 0; x < 32; ++x) board.at<unsigned char>(y, x) = ((x / 4 + y / 4) % 2) ? 255 : 0;
+  auto spread = [](const cv::Mat& image) {
+    cv::Scalar mean, stddev;
+    cv::meanStdDev(image, mean, stddev);
+    return std::pair<double, double>(mean[0], stddev[0]);
+  };
+  const auto [mean, before] = spread(board);
+  const auto [mean_soft, soft] = spread(run("random_blur", board, {{"sigma_min", 0.7}, {"sigma_max", 0.7}, {"p", 1.0}}));
+  const auto [mean_blurred, blurred] =
+      spread(run("random_blur", board, {{"sigma_min", 2.0}, {"sigma_max", 2.0}, {"p", 1.0}}));
+  EXPECT_LT(soft, 0.9 * before);
+  EXPECT_LT(blurred, 0.6 * soft);  // a wider kernel smooths more
+  EXPECT_NEAR(mean_soft, mean, 2);
+  EXPECT_NEAR(mean_blurred, mean, 2);
+  EXPECT_EQ(cv::norm(run("random_blur", board, {{"p", 0.0}}), board, cv::NORM_INF), 0);
+  EXPECT_EQ(run("random_blur", cv::Mat(8, 8, CV_32FC3, cv::Scalar::all(0.5)), {{"p", 1.0}}).type(), CV_32FC3);
+  EXPECT_THROW(make_transform("random_blur", {{"sigma_min", 2.0}, {"sigma_max", 1.0}}), Error);
+}
+
+TEST(Transforms, ScannerStagesDrawAsMuchWhetherOrNotTheyFire) {
+  // Equal draws with p = 0 and p = 1, so one stage's probability never shifts
+  // the next stage's numbers; a different seed gives a different image.
+  const cv::Mat image = phantom(40);
+  for (const char* name : {"random_gamma", "random_bias_field", "random_blur"}) {
+    std::mt19937_64 never(5), always(5), again(5), other(6);
+    cv::Mat kept = make_transform(name, {{"p", 0.0}})->apply(image, never);
+    auto firing = make_transform(name, {{"p", 1.0}});
+    cv::Mat changed = firing->apply(image, always);
+    EXPECT_EQ(cv::norm(kept, image, cv::NORM_INF), 0) << name;
+    EXPECT_GT(cv::norm(changed, image, cv::NORM_L1), 0) << name;
+    EXPECT_EQ(never(), always()) << name;
+    EXPECT_EQ(cv::norm(firing->apply(image, again), changed, cv::NORM_INF), 0) << name;
+    EXPECT_GT(cv::norm(firing->apply(image, other), changed, cv::NORM_L1), 0) << name;
+    EXPECT_EQ(firing->output_size(cv::Size(40, 30)), cv::Size(40, 30)) << name;
+  }
+}
+
+// The q-th percentile (nearest rank) of the gray levels above 10.
+double head_percentile(const cv::Mat& image, double q) {
+  std::vector<int> values;
+  for (int y = 0; y < image.rows; ++y)
+    for (int x = 0; x < image.cols; ++x)
+      if (image.at<unsigned char>(y, x) > 10) values.push_back(image.at<unsigned char>(y, x));
+  std::sort(values.begin(), values.end());
+  return values[static_cast<std::size_t>(std::lround(q / 100.0 * (values.size() - 1)))];
+}
+
+// A head whose gray levels spread from 40 to 200 (times `brightness`).
+cv::Mat graded_head(double brightness) {
+  cv::Mat image(80, 80, CV_8UC1, cv::Scalar(0));
+  for (int y = 0; y < 80; ++y)
+    for (int x = 0; x < 80; ++x)
+      if ((x - 40) * (x - 40) + (y - 40) * (y - 40) < 34 * 34)
+        image.at<unsigned char>(y, x) = cv::saturate_cast<unsigned char>((40 + 2 * x) * brightness);
+  return image;
+}
+
+TEST(StandardizeHistogram, BringsTwoBrightnessesToTheSamePercentiles) {
+  const cv::Mat dark = graded_head(0.6), bright = graded_head(1.2);
+  ASSERT_GT(head_percentile(bright, 50) - head_percentile(dark, 50), 40);  // very different before
+  auto stage = make_transform("standardize_histogram");
+  EXPECT_FALSE(stage->is_random());
+  std::mt19937_64 rng(1);
+  const cv::Mat a = stage->apply(dark, rng), b = stage->apply(bright, rng);
+  ASSERT_EQ(a.type(), CV_8UC1);
+  EXPECT_EQ(a.size(), dark.size());
+  // The defaults move percentiles 1, 50 and 99 to 20, 100 and 230.
+  const std::vector<std::pair<double, double>> landmarks{{1, 20}, {50, 100}, {99, 230}};
+  for (const auto& [q, target] : landmarks) {
+    EXPECT_NEAR(head_percentile(a, q), target, 3) << q;
+    EXPECT_NEAR(head_percentile(b, q), target, 3) << q;
+  }
+  EXPECT_EQ(cv::countNonZero(a & (dark == 0)), 0);  // the background stays black
+  EXPECT_EQ(cv::countNonZero(b & (bright == 0)), 0);
+  // Dark background noise, at or below the threshold (10), is left alone.
+  cv::Mat noisy = dark.clone();
+  noisy(cv::Rect(0, 0, 4, 4)).setTo(7);
+  noisy(cv::Rect(76, 76, 4, 4)).setTo(10);
+  const cv::Mat c = stage->apply(noisy, rng);
+  EXPECT_EQ(c.at<unsigned char>(1, 1), 7);
+  EXPECT_EQ(c.at<unsigned char>(78, 78), 10);
+  EXPECT_EQ(cv::norm(c(cv::Rect(20, 20, 40, 40)), a(cv::Rect(20, 20, 40, 40)), cv::NORM_INF), 0);
+
+  // Chosen landmarks; a colour image gets one curve on every channel.
+  cv::Mat colour;
+  cv::cvtColor(dark, colour, cv::COLOR_GRAY2BGR);
+  cv::Mat mapped = run("standardize_histogram", colour,
+                       {{"percentiles", std::vector<double>{50}}, {"targets", std::vector<double>{150}}});
+  ASSERT_EQ(mapped.type(), CV_8UC3);
+  std::vector<cv::Mat> planes;
+  cv::split(mapped, planes);
+  EXPECT_NEAR(head_percentile(planes[1], 50), 150, 3);
+  EXPECT_EQ(cv::norm(planes[0], planes[2], cv::NORM_INF), 0);
+}
+
+TEST(StandardizeHistogram, LeavesAHeadlessImageAndRefusesBadSettings) {
+  cv::Mat blank(16, 16, CV_8UC1, cv::Scalar(5));  // all background
+  EXPECT_EQ(cv::norm(run("standardize_histogram", blank), blank, cv::NORM_INF), 0);
+  auto stage = make_transform("standardize_histogram");
+  EXPECT_EQ(stage->output_size(cv::Size(30, 20)), cv::Size(30, 20));
+  ASSERT_TRUE(stage->placement(blank).has_value());
+  EXPECT_EQ(cv::norm(cv::Mat(*stage->placement(blank)), cv::Mat(identity_placement()), cv::NORM_INF), 0);
+  EXPECT_THROW(run("standardize_histogram", cv::Mat(8, 8, CV_32F, cv::Scalar(0))), Error);
+  EXPECT_THROW(make_transform("standardize_histogram", {{"percentiles", std::vector<double>{50, 10}},
+                                                        {"targets", std::vector<double>{100, 200}}}),
+               Error);
+  EXPECT_THROW(make_transform("standardize_histogram", {{"percentiles", std::vector<double>{10, 50}},
+                                                        {"targets", std::vector<double>{100}}}),
+               Error);
+  EXPECT_THROW(make_transform("standardize_histogram", {{"targets", std::vector<double>{100, 90, 200}}}), Error);
+  EXPECT_THROW(make_transform("standardize_histogram", {{"targets", std::vector<double>{30, 100, 200}},
+                                                        {"threshold", 40.0}}),
+               Error);
 }
 
 TEST(RandomCrop, TakesAWindowOfTheSource) {

@@ -21,7 +21,7 @@ TEST(MetricParameters, ATableChangesTheHeadlineAndBootstrapOfItsMetricOnly) {
   TempDir dir;
   write_text(dir.file("tiny.toml"), cerebra::testing::tiny_pipeline(1) + R"(
 [evaluation]
-metrics = ["accuracy", "f1"]
+metrics = ["accuracy", "f1", "worst_class_recall"]
 
 [evaluation.f1]
 average = "weighted"
@@ -47,6 +47,10 @@ bootstrap = 20
   auto again = read_json(run / "eval" / "metrics.json")["metrics"];
   EXPECT_EQ(again["f1"]["average"], "weighted");
   EXPECT_EQ(again["f1"]["value"], test["f1"]["value"]);
+  // The table names the class worst_class_recall is about.
+  const auto worst = again["worst_class_recall"];
+  ASSERT_TRUE(worst["class"].is_string()) << worst.dump();
+  EXPECT_NE(eval.output.find("worst (" + worst["class"].get<std::string>() + ")"), std::string::npos) << eval.output;
 }
 
 TEST(MetricParameters, AWrongValueStopsTheRunBeforeTrainingWithItsPosition) {

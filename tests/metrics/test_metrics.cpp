@@ -81,7 +81,7 @@ cerebra::MetricContext context(std::vector<std::string> names, int positive = -1
 
 const std::vector<std::string> kAllMetrics = {
     "accuracy", "precision",        "sensitivity", "specificity", "f1",
-    "balanced_accuracy", "confusion_matrix", "roc_auc", "calibration"};
+    "balanced_accuracy", "worst_class_recall", "confusion_matrix", "roc_auc", "calibration"};
 
 // Lower case so that `ctest -R metric` selects these tests.
 class metrics : public ::testing::Test {
@@ -339,6 +339,38 @@ TEST_F(metrics, BinaryFigureIsThePositiveClass) {
   auto macro = evaluate("precision", context(kBinaryNames), data);
   EXPECT_FALSE(macro.contains("binary"));
   EXPECT_NEAR(number(macro["value"]), (0.8 + 5.0 / 7.0) / 2.0, kTolerance);
+}
+
+TEST_F(metrics, WorstClassRecallNamesTheClass) {
+  // Recall g 3/4, m 2/4, p 2/2: the worst is m at 0.5 (balanced 0.75).
+  auto worst = evaluate("worst_class_recall", context(kThreeNames), from_matrix(kThree));
+  EXPECT_NEAR(number(worst["value"]), 0.5, kTolerance);
+  EXPECT_EQ(worst["class"], "m");
+  EXPECT_EQ(worst["average"], "worst");
+  EXPECT_NEAR(number(worst["per_class"]["p"]), 1.0, kTolerance);
+
+  // Two classes, recall 1 and 1/2: balanced 0.75, worst 0.5 for "tumor"
+  // whichever class is positive.
+  auto two = from_matrix({{4, 0}, {2, 2}});
+  EXPECT_NEAR(number(evaluate("balanced_accuracy", context(kBinaryNames), two)["value"]), 0.75, kTolerance);
+  for (int positive : {-1, 0, 1}) {
+    auto binary = evaluate("worst_class_recall", context(kBinaryNames, positive), two);
+    EXPECT_NEAR(number(binary["value"]), 0.5, kTolerance) << positive;
+    EXPECT_EQ(binary["class"], "tumor") << positive;
+  }
+
+  // A class absent from the labels (d) is left out; the never-predicted c
+  // (recall 0) is the worst.
+  auto gaps = evaluate("worst_class_recall", context(kGapNames), from_matrix(kGaps));
+  EXPECT_NEAR(number(gaps["value"]), 0.0, kTolerance);
+  EXPECT_EQ(gaps["class"], "c");
+  EXPECT_EQ(gaps["undefined"], nlohmann::json::array({"d"}));
+
+  // On a tie the lower class index is named; with no labels there is none.
+  auto tie = evaluate("worst_class_recall", context({"x", "y", "z"}), from_matrix({{1, 1, 0}, {0, 2, 0}, {0, 1, 1}}));
+  EXPECT_NEAR(number(tie["value"]), 0.5, kTolerance);
+  EXPECT_EQ(tie["class"], "x");
+  EXPECT_TRUE(evaluate("worst_class_recall", context({"x", "y"}), Data{})["class"].is_null());
 }
 
 // --- single class, zero samples, unlabelled rows ----------------------------

@@ -334,9 +334,13 @@ int command_eval(const CommonOptions& common, const std::string& run_dir, const 
     for (const auto& name : run.pipeline().section("evaluation").get_strings("metrics")) {
       if (!report.metrics.contains(name)) continue;
       const json& metric = report.metrics[name];
-      table.add({name, format_number(headline(metric)),
-                 metric.contains("average") && metric["average"].is_string() ? metric["average"].get<std::string>() : "",
-                 format_interval(metric)});
+      std::string average =
+          metric.contains("average") && metric["average"].is_string() ? metric["average"].get<std::string>() : "";
+      // A metric about one class (worst_class_recall) names it.
+      if (metric.contains("class") && metric["class"].is_string()) {
+        average += " (" + metric["class"].get<std::string>() + ")";
+      }
+      table.add({name, format_number(headline(metric)), average, format_interval(metric)});
     }
     std::cout << table.render() << "\n";
 

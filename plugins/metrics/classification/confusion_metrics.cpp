@@ -1,5 +1,6 @@
 // Metrics that are functions of the confusion matrix alone: accuracy,
-// precision, sensitivity, specificity, f1, balanced_accuracy, confusion_matrix.
+// precision, sensitivity, specificity, f1, balanced_accuracy, worst_class_recall,
+// confusion_matrix.
 //
 // Memory: only the k x k counts are kept, whatever the dataset size.
 //
@@ -10,6 +11,7 @@
 // the same distribution as resampling the samples, at a cost of k^2 binomial
 // draws per resample instead of N.
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -287,6 +289,44 @@ class BalancedAccuracy : public ConfusionMetric {
   std::string headline_name() const override { return "macro"; }
 };
 
+// The lowest recall over the classes present in the labels: the class the
+// model serves worst, which a good balanced accuracy can hide. "class" names
+// it (on a tie, the lower class index); like the per-class figures, it is
+// null when no class is present.
+class WorstClassRecall : public ConfusionMetric {
+ public:
+  explicit WorstClassRecall(const Parameters&) : ConfusionMetric("worst_class_recall", Average::Auto) {}
+
+  nlohmann::json compute() const override {
+    nlohmann::json out = ConfusionMetric::compute();
+    const auto worst = worst_class(summarize(counts_).per_class);
+    out["class"] = worst ? nlohmann::json(context_.class_names[*worst]) : nlohmann::json(nullptr);
+    return out;
+  }
+
+ protected:
+  ClassFigure figure(const ConfusionCounts& m, std::size_t c) const override {
+    return recall_of(m, c);
+  }
+  Figure binary_figure(const Summary& s, const ConfusionCounts& m) const override {
+    return headline(s, m);
+  }
+  Figure headline(const Summary& s, const ConfusionCounts&) const override {
+    const auto worst = worst_class(s.per_class);
+    return worst ? s.per_class[*worst].value : std::nullopt;
+  }
+  std::string headline_name() const override { return "worst"; }
+
+ private:
+  static std::optional<std::size_t> worst_class(const std::vector<ClassFigure>& per_class) {
+    std::optional<std::size_t> worst;
+    for (std::size_t c = 0; c < per_class.size(); ++c) {
+      if (per_class[c].value && (!worst || *per_class[c].value < *per_class[*worst].value)) worst = c;
+    }
+    return worst;
+  }
+};
+
 class ConfusionMatrix : public ConfusionMetric {
  public:
   explicit ConfusionMatrix(const Parameters&) : ConfusionMetric("confusion_matrix", Average::Auto) {}
@@ -359,6 +399,8 @@ void register_confusion_metrics(Registry& registry) {
                    with_average());
   registry.add<BalancedAccuracy>(kinds::metric, "balanced_accuracy",
                                  "Mean recall over the classes present in the labels", Schema{});
+  registry.add<WorstClassRecall>(kinds::metric, "worst_class_recall",
+                                 "Lowest recall over the classes present; \"class\" names that class", Schema{});
   registry.add<ConfusionMatrix>(kinds::metric, "confusion_matrix",
                                 "Counts of (true class, predicted class); value is the accuracy",
                                 Schema{});

@@ -12,5 +12,5 @@ void register_classification_metrics(cerebra::Registry& registry) {
 
 CEREBRA_PLUGIN("classification_metrics", "0.1.0",
                "Classification metrics: accuracy, precision, sensitivity, specificity, f1, "
-               "balanced accuracy, confusion matrix, ROC AUC, calibration",
+               "balanced accuracy, worst-class recall, confusion matrix, ROC AUC, calibration",
                register_classification_metrics)

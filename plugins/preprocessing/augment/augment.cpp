@@ -3,7 +3,9 @@
 // transform.h), so a run reproduces on any machine and thread count. Each
 // stage draws the same number of values whether or not it fires, so one
 // stage's probability never shifts the next stage's numbers.
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include <fmt/format.h>
 #include <opencv2/imgproc.hpp>
@@ -29,6 +31,25 @@ void add_border(cerebra::Schema& s) {
   s.add_string("border", "constant", "How pixels outside the image are filled: constant, reflect or replicate")
       .one_of({"constant", "reflect", "replicate"});
   s.add_float("fill", 0, "Value of the constant border (on the image's own scale)").range(-1e6, 1e6);
+}
+
+// The largest value of the image's own scale: 255 for 8-bit, 65535 for
+// 16-bit, 1 for float.
+double full_scale(const cv::Mat& image) {
+  return image.depth() == CV_8U ? 255.0 : image.depth() == CV_16U ? 65535.0 : 1.0;
+}
+
+// Runs `change(row, y)` on each row of the image as float values (channels
+// interleaved) and converts back to the image's own type, saturating 8- and
+// 16-bit values.
+template <typename Change>
+cv::Mat through_float(const cv::Mat& image, Change change) {
+  cv::Mat values;
+  image.convertTo(values, CV_MAKETYPE(CV_32F, image.channels()));
+  for (int y = 0; y < values.rows; ++y) change(values.ptr<float>(y), y);
+  cv::Mat out;
+  values.convertTo(out, image.type());
+  return out;
 }
 
 class RandomFlip : public cerebra::Transform {
@@ -116,7 +137,7 @@ class RandomBrightnessContrast : public cerebra::Transform {
     const double beta = random_uniform(rng, -brightness_, brightness_);
     if (!fire) return image;
     // Brightness is a fraction of full scale: 255 for 8-bit, 1 for float.
-    const double full = image.depth() == CV_8U ? 255.0 : image.depth() == CV_16U ? 65535.0 : 1.0;
+    const double full = full_scale(image);
     cv::Mat out;
     image.convertTo(out, -1, alpha, beta * full);  // saturates 8-bit values
     return out;
@@ -134,7 +155,7 @@ class GaussianNoise : public cerebra::Transform {
 
   cv::Mat apply(const cv::Mat& image, std::mt19937_64& rng) const override {
     if (!random_chance(rng, probability_)) return image;
-    const double full = image.depth() == CV_8U ? 255.0 : image.depth() == CV_16U ? 65535.0 : 1.0;
+    const double full = full_scale(image);
     const double sigma = sigma_ * full;
     cv::Mat noisy;
     image.convertTo(noisy, CV_32F);
@@ -150,6 +171,140 @@ class GaussianNoise : public cerebra::Transform {
 
  private:
   double probability_, sigma_;
+};
+
+// Scanner and collection differences: a different tone curve (gamma), coil
+// inhomogeneity (bias field), a softer point-spread function (blur).
+class RandomGamma : public cerebra::Transform {
+ public:
+  explicit RandomGamma(const cerebra::Parameters& p)
+      : probability_(p.get_float("p")), log_gamma_(std::log(p.get_float("gamma"))) {}
+  bool is_random() const override { return true; }
+  std::optional<cv::Size> output_size(const std::optional<cv::Size>& input) const override { return input; }
+
+  cv::Mat apply(const cv::Mat& image, std::mt19937_64& rng) const override {
+    const bool fire = random_chance(rng, probability_);
+    // Log-uniform, so darkening by g is as likely as brightening by 1/g.
+    const double gamma = std::exp(random_uniform(rng, -log_gamma_, log_gamma_));
+    if (!fire) return image;
+    const double full = full_scale(image);
+    // x -> full * (x / full)^gamma keeps 0 and full scale where they are;
+    // a negative float value keeps its sign.
+    auto curve = [full, gamma](double x) {
+      return x < 0 ? -full * std::pow(-x / full, gamma) : full * std::pow(x / full, gamma);
+    };
+    if (image.depth() == CV_8U) {
+      cv::Mat table(1, 256, CV_8U);
+      for (int v = 0; v < 256; ++v) table.at<unsigned char>(v) = cv::saturate_cast<unsigned char>(curve(v));
+      cv::Mat out;
+      cv::LUT(image, table, out);
+      return out;
+    }
+    const int values = image.cols * image.channels();
+    return through_float(image, [&](float* row, int) {
+      for (int x = 0; x < values; ++x) row[x] = static_cast<float>(curve(row[x]));
+    });
+  }
+
+ private:
+  double probability_, log_gamma_;
+};
+
+class RandomBiasField : public cerebra::Transform {
+ public:
+  explicit RandomBiasField(const cerebra::Parameters& p)
+      : probability_(p.get_float("p")),
+        strength_(p.get_float("strength")),
+        order_(static_cast<int>(p.get_int("order"))) {}
+  bool is_random() const override { return true; }
+  std::optional<cv::Size> output_size(const std::optional<cv::Size>& input) const override { return input; }
+
+  cv::Mat apply(const cv::Mat& image, std::mt19937_64& rng) const override {
+    const bool fire = random_chance(rng, probability_);
+    const double amplitude = random_uniform(rng, 0.0, strength_);
+    // c[j][i] multiplies x^i y^j, for 0 < i + j <= order; drawn in full
+    // whether or not the stage fires.
+    std::vector<std::vector<double>> c(order_ + 1, std::vector<double>(order_ + 1, 0.0));
+    for (int j = 0; j <= order_; ++j) {
+      for (int i = 0; i + j <= order_; ++i) {
+        if (i + j > 0) c[j][i] = random_uniform(rng, -1.0, 1.0);
+      }
+    }
+    if (!fire || amplitude == 0 || image.empty()) return image;
+    cv::Mat log_field = polynomial(c, image.size());
+    double low, high;
+    cv::minMaxLoc(log_field, &low, &high);
+    const double largest = std::max(std::abs(low), std::abs(high));
+    if (largest == 0) return image;
+    // Scaled so the field's extreme is exp(+/- amplitude) exactly, whatever
+    // the coefficients: strength bounds the field, and its shape is random.
+    cv::Mat field;
+    cv::exp(log_field * (amplitude / largest), field);
+    const int channels = image.channels();
+    return through_float(image, [&](float* row, int y) {
+      const float* factor = field.ptr<float>(y);
+      for (int x = 0; x < image.cols; ++x) {
+        for (int k = 0; k < channels; ++k) row[x * channels + k] *= factor[x];
+      }
+    });
+  }
+
+ private:
+  // sum of c[j][i] x^i y^j over the image, x and y running over [-1, 1];
+  // computed as sum_j y^j (sum_i c[j][i] x^i), the inner sums once per column.
+  cv::Mat polynomial(const std::vector<std::vector<double>>& c, cv::Size size) const {
+    auto coordinate = [](int index, int count) { return count > 1 ? 2.0 * index / (count - 1) - 1.0 : 0.0; };
+    std::vector<std::vector<double>> along_x(order_ + 1, std::vector<double>(size.width));
+    for (int x = 0; x < size.width; ++x) {
+      const double u = coordinate(x, size.width);
+      for (int j = 0; j <= order_; ++j) {
+        double sum = 0, power = 1;
+        for (int i = 0; i + j <= order_; ++i, power *= u) sum += c[j][i] * power;
+        along_x[j][x] = sum;
+      }
+    }
+    cv::Mat out(size, CV_32F);
+    for (int y = 0; y < size.height; ++y) {
+      const double v = coordinate(y, size.height);
+      float* row = out.ptr<float>(y);
+      for (int x = 0; x < size.width; ++x) {
+        double sum = 0, power = 1;
+        for (int j = 0; j <= order_; ++j, power *= v) sum += power * along_x[j][x];
+        row[x] = static_cast<float>(sum);
+      }
+    }
+    return out;
+  }
+
+  double probability_, strength_;
+  int order_;
+};
+
+class RandomBlur : public cerebra::Transform {
+ public:
+  explicit RandomBlur(const cerebra::Parameters& p)
+      : probability_(p.get_float("p")), sigma_min_(p.get_float("sigma_min")), sigma_max_(p.get_float("sigma_max")) {
+    if (sigma_min_ > sigma_max_) {
+      throw cerebra::Error(
+          fmt::format("random_blur: sigma_min ({}) is above sigma_max ({})", sigma_min_, sigma_max_));
+    }
+  }
+  bool is_random() const override { return true; }
+  std::optional<cv::Size> output_size(const std::optional<cv::Size>& input) const override { return input; }
+
+  cv::Mat apply(const cv::Mat& image, std::mt19937_64& rng) const override {
+    const bool fire = random_chance(rng, probability_);
+    const double sigma = random_uniform(rng, sigma_min_, sigma_max_);
+    if (!fire || sigma <= 0) return image;
+    // A kernel of 3 sigma either way holds all but 0.3% of the weight.
+    const int half = std::max(1, static_cast<int>(std::ceil(3 * sigma)));
+    cv::Mat out;
+    cv::GaussianBlur(image, out, cv::Size(2 * half + 1, 2 * half + 1), sigma, sigma, cv::BORDER_REFLECT_101);
+    return out;
+  }
+
+ private:
+  double probability_, sigma_min_, sigma_max_;
 };
 
 class RandomCrop : public cerebra::Transform {
@@ -230,6 +385,35 @@ void register_augment(cerebra::Registry& registry) {
   }
   {
     cerebra::Schema s;
+    s.add_float("gamma", 1.5,
+                "Largest gamma: each image gets x^gamma on its own full scale, gamma log-uniform in [1/gamma, gamma]")
+        .range(1, 10);
+    s.add_float("p", 0.5, "Probability of changing an image").range(0, 1);
+    registry.add<RandomGamma>(transform, "random_gamma",
+                              "Random gamma curve (another scanner's contrast); keeps black and white", std::move(s));
+  }
+  {
+    cerebra::Schema s;
+    s.add_float("strength", 0.3,
+                "Largest log of the field, drawn per image in [0, strength]: pixels are multiplied by between "
+                "exp(-strength) and exp(strength)")
+        .range(0, 3);
+    s.add_int("order", 3, "Highest order of the polynomial (in x and y) whose exponential is the field").range(1, 6);
+    s.add_float("p", 0.5, "Probability of changing an image").range(0, 1);
+    registry.add<RandomBiasField>(transform, "random_bias_field",
+                                  "Smooth random multiplicative field, like MRI coil inhomogeneity; black stays black",
+                                  std::move(s));
+  }
+  {
+    cerebra::Schema s;
+    s.add_float("sigma_min", 0.5, "Smallest Gaussian sigma, in pixels of the stage's input").range(0, 50);
+    s.add_float("sigma_max", 1.5, "Largest Gaussian sigma, in pixels of the stage's input").range(0, 50);
+    s.add_float("p", 0.5, "Probability of blurring an image").range(0, 1);
+    registry.add<RandomBlur>(transform, "random_blur",
+                             "Gaussian blur of random sigma (a softer scanner or a lower resolution)", std::move(s));
+  }
+  {
+    cerebra::Schema s;
     s.add_int("size", 224, "Crop width and height in pixels, unless width or height is set").range(1, 16384);
     s.add_int("width", 0, "Crop width in pixels; 0 takes size").range(0, 16384);
     s.add_int("height", 0, "Crop height in pixels; 0 takes size").range(0, 16384);
@@ -242,4 +426,5 @@ void register_augment(cerebra::Registry& registry) {
 }  // namespace
 
 CEREBRA_PLUGIN("augment", "1.0.0",
-               "Random augmentation: flip, rotate, affine, brightness/contrast, noise, crop", register_augment)
+               "Random augmentation: flip, rotate, affine, brightness/contrast, noise, gamma, bias field, blur, crop",
+               register_augment)

@@ -1,11 +1,15 @@
-// Deterministic intensity stages: to_rgb, to_grayscale, normalize, clahe.
+// Deterministic intensity stages: to_rgb, to_grayscale, normalize, clahe,
+// standardize_histogram.
 //
 // Channel order: inside a pipeline every image keeps OpenCV's BGR layout, also
 // after normalize; the loader turns it into RGB when it builds the batch.
 // normalize's mean and std lists are written in RGB order (as published, e.g.
 // ImageNet's mean = [0.485, 0.456, 0.406] is R, G, B) and applied to the
 // matching BGR channels.
+#include <algorithm>
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 #include <opencv2/imgproc.hpp>
@@ -187,6 +191,121 @@ class Clahe : public PixelStage {
   int tiles_;
 };
 
+// Simplified Nyul-Udupa standardisation: the head's intensity percentiles
+// (pixels above a small background threshold) are moved to fixed gray levels
+// by a piecewise-linear curve, so images from collections of different
+// brightness meet on one scale. Gray levels up to the threshold are left as
+// they are: black stays black, and dark background noise is not amplified
+// into the head's range (which a curve from (0, 0) to a landmark just above
+// the threshold would do).
+class StandardizeHistogram : public PixelStage {
+ public:
+  explicit StandardizeHistogram(const cerebra::Parameters& p)
+      : percentiles_(p.get_numbers("percentiles")),
+        targets_(p.get_numbers("targets")),
+        threshold_(p.get_float("threshold")) {
+    if (percentiles_.empty() || percentiles_.size() != targets_.size()) {
+      throw cerebra::Error(fmt::format(
+          "standardize_histogram: percentiles and targets need the same number of values (at least one); found {} "
+          "and {}",
+          percentiles_.size(), targets_.size()));
+    }
+    check_increasing(percentiles_, "percentiles");
+    check_increasing(targets_, "targets");
+    if (!(targets_.front() > threshold_)) {
+      throw cerebra::Error(fmt::format(
+          "standardize_histogram: the first target ({}) must be above the background threshold ({})",
+          targets_.front(), threshold_));
+    }
+  }
+
+  cv::Mat apply(const cv::Mat& image, std::mt19937_64&) const override {
+    if (image.depth() != CV_8U) {
+      throw cerebra::Error("standardize_histogram: needs an 8-bit image; place it before normalize");
+    }
+    const std::vector<double> counts = head_histogram(image);
+    double head = 0;
+    for (double n : counts) head += n;
+    if (head == 0) return image;  // no head to measure: nothing to standardise
+    // Knots (landmark in, target out), from (threshold, threshold); a
+    // landmark that does not rise above the previous one (a head of few gray
+    // levels) is dropped.
+    const double background = std::floor(threshold_);
+    std::vector<std::pair<double, double>> knots{{background, background}};
+    for (std::size_t i = 0; i < percentiles_.size(); ++i) {
+      const double landmark = percentile(counts, head, percentiles_[i]);
+      if (landmark > knots.back().first) knots.emplace_back(landmark, targets_[i]);
+    }
+    if (knots.size() < 2) return image;
+    cv::Mat table(1, 256, CV_8U);
+    for (int v = 0; v < 256; ++v) {
+      table.at<unsigned char>(v) =
+          cv::saturate_cast<unsigned char>(v <= background ? v : curve(knots, v));
+    }
+    cv::Mat out;
+    cv::LUT(image, table, out);  // the same curve on every channel
+    return out;
+  }
+
+ private:
+  static void check_increasing(const std::vector<double>& values, const char* name) {
+    for (std::size_t i = 1; i < values.size(); ++i) {
+      if (!(values[i] > values[i - 1])) {
+        throw cerebra::Error(fmt::format("standardize_histogram: {} must increase strictly; found {} after {}", name,
+                                         values[i], values[i - 1]));
+      }
+    }
+  }
+
+  // Histogram of the gray levels above the threshold (of the gray version of
+  // a colour image).
+  std::vector<double> head_histogram(const cv::Mat& image) const {
+    cv::Mat gray = image;
+    if (image.channels() == 3) cv::cvtColor(image, gray, cv::COLOR_BGR2GRAY);
+    else if (image.channels() == 4) cv::cvtColor(image, gray, cv::COLOR_BGRA2GRAY);
+    else if (image.channels() != 1) {
+      throw cerebra::Error(fmt::format("standardize_histogram: unsupported image with {} channels", image.channels()));
+    }
+    std::vector<double> counts(256, 0.0);
+    for (int y = 0; y < gray.rows; ++y) {
+      const unsigned char* row = gray.ptr<unsigned char>(y);
+      for (int x = 0; x < gray.cols; ++x) counts[row[x]] += 1;
+    }
+    for (int v = 0; v <= static_cast<int>(threshold_) && v < 256; ++v) counts[v] = 0;
+    return counts;
+  }
+
+  // The q-th percentile of the counted values, interpolating linearly between
+  // order statistics (numpy's default).
+  static double percentile(const std::vector<double>& counts, double total, double q) {
+    const double rank = q / 100.0 * (total - 1);
+    auto value_at = [&counts](double index) {  // the value of the index-th smallest (0-based)
+      double seen = 0;
+      for (std::size_t v = 0; v < counts.size(); ++v) {
+        seen += counts[v];
+        if (seen > index) return static_cast<double>(v);
+      }
+      return static_cast<double>(counts.size() - 1);
+    };
+    const double below = std::floor(rank);
+    const double low = value_at(below), high = value_at(std::min(below + 1, total - 1));
+    return low + (rank - below) * (high - low);
+  }
+
+  // Piecewise linear through the knots; past the last one the last segment's
+  // slope goes on (the caller saturates at 255).
+  static double curve(const std::vector<std::pair<double, double>>& knots, double v) {
+    std::size_t i = 1;
+    while (i + 1 < knots.size() && v > knots[i].first) ++i;
+    const auto& [x0, y0] = knots[i - 1];
+    const auto& [x1, y1] = knots[i];
+    return y0 + (v - x0) * (y1 - y0) / (x1 - x0);
+  }
+
+  std::vector<double> percentiles_, targets_;
+  double threshold_;
+};
+
 void register_intensity(cerebra::Registry& registry) {
   registry.add<ToRgb>(cerebra::kinds::transform, "to_rgb",
                       "Makes every image three-channel colour (gray replicated, alpha dropped)", cerebra::Schema{});
@@ -218,9 +337,22 @@ void register_intensity(cerebra::Registry& registry) {
                         "Contrast-limited adaptive histogram equalisation (lightness only for colour)",
                         std::move(s));
   }
+  {
+    cerebra::Schema s;
+    s.add_numbers("percentiles", {1, 50, 99}, "Percentiles of the head's gray levels that are moved, increasing")
+        .range(0, 100);
+    s.add_numbers("targets", {20, 100, 230}, "Gray level (0-255) each percentile is moved to, increasing")
+        .range(0, 255);
+    s.add_float("threshold", 10, "Gray levels up to this (0-255) are background: not measured, left as they are")
+        .range(0, 254);
+    registry.add<StandardizeHistogram>(
+        cerebra::kinds::transform, "standardize_histogram",
+        "Moves the head's intensity percentiles to fixed gray levels (piecewise linear; background kept)", std::move(s));
+  }
 }
 
 }  // namespace
 
-CEREBRA_PLUGIN("intensity", "1.0.0", "Deterministic intensity stages: to_rgb, to_grayscale, normalize, clahe",
+CEREBRA_PLUGIN("intensity", "1.0.0",
+               "Deterministic intensity stages: to_rgb, to_grayscale, normalize, clahe, standardize_histogram",
                register_intensity)
