@@ -62,18 +62,6 @@ std::map<int, std::set<int>> clusters_of(const SplitResult& split, const std::ve
   return out;
 }
 
-std::vector<std::string> ids(const std::vector<Sample>& samples) {
-  std::vector<std::string> out;
-  for (const auto& s : samples) out.push_back(s.id);
-  return out;
-}
-
-std::map<int, int> per_class(const std::vector<Sample>& samples) {
-  std::map<int, int> counts;
-  for (const auto& s : samples) ++counts[s.label];
-  return counts;
-}
-
 TEST(SourceHeldOutSplit, EachClassIsTestedOnSourcesItDoesNotTrainOn) {
   TempDir dir;
   const std::string root = write_folder(dir, "data", two_classes_three_sources());
@@ -278,6 +266,8 @@ TEST(SourceHeldOutCommand, AuditAndRunShowTheHeldOutSources) {
   EXPECT_EQ(test_files, 16);
   EXPECT_EQ(read_text(directory / "split.csv").rfind("file,class,split,group,source\n", 0), 0u);
   EXPECT_NE(run.output.find("data: source-held-out split over 3 source clusters"), std::string::npos) << run.output;
+  EXPECT_NE(read_text(directory / "report.html").find("Source-held-out split ([split] hold_out = &quot;source&quot;, 3 "),
+            std::string::npos);
 }
 
 }  // namespace
