@@ -62,6 +62,13 @@ std::vector<SectionSpec> make_sections() {
                  "Keep duplicates in one split: exact (byte-identical files), near (also resized, re-encoded "
                  "or slightly cropped copies; see cerebra audit) or none")
         .one_of({"exact", "near", "none"});
+    s.add_string("hold_out", "none",
+                 "none splits at random; source puts each class's least typical source clusters (acquisition "
+                 "traits, as cerebra audit finds them) whole in test, then val: robustness to a new source")
+        .one_of({"none", "source"});
+    s.add_int("source_clusters", 0,
+              "Source clusters for hold_out = \"source\"; 0 chooses k by silhouette (2 to 8) as the audit does")
+        .range(0, 50);
     s.add_strings("exclude_overlap_with", {},
                   "Datasets (\"NAME\" or \"NAME:ROOT\") whose images, and near copies of them, are removed "
                   "from this dataset before it is split: for a model tested on another dataset");
@@ -348,7 +355,8 @@ ConfigNode without_moved_keys(const ConfigNode& table, const SectionSpec& sectio
   return kept;
 }
 
-// The fractions add up, and every dataset named by exclude_overlap_with
+// The fractions add up, hold_out = "source" comes without folds, and every
+// dataset named by exclude_overlap_with
 // ("NAME" or "NAME:ROOT") is registered.
 void check_split(const ConfigNode& root, const Parameters& split, const Registry& registry,
                  std::vector<Diagnostic>& diagnostics) {
@@ -360,6 +368,11 @@ void check_split(const ConfigNode& root, const Parameters& split, const Registry
     if (std::fabs(total - 1.0) > 1e-6) {
       diagnostics.push_back({where, fmt::format("[split]: train + val + test must be 1, found {:.6g}", total)});
     }
+  }
+  if (split.has("hold_out") && split.get_string("hold_out") == "source" && split.has("folds") &&
+      split.get_int("folds") > 0) {
+    diagnostics.push_back({where, "[split]: hold_out = \"source\" divides by the train/val/test fractions and "
+                                  "cannot be combined with folds"});
   }
   if (!split.has("exclude_overlap_with")) return;
   const ConfigNode* list = node ? node->find("exclude_overlap_with") : nullptr;

@@ -149,13 +149,22 @@ void write_split_manifest(const std::string& path, const SplitResult& split,
                           const std::vector<std::string>& class_names) {
   std::error_code error;
   if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path(), error);
-  std::string text = csv_record({"file", "class", "split", "group"});
+  // A source-held-out split adds each file's source cluster.
+  const bool sources = !split.source_of.empty();
+  std::vector<std::string> header{"file", "class", "split", "group"};
+  if (sources) header.push_back("source");
+  std::string text = csv_record(header);
   auto rows = [&](const std::vector<Sample>& samples, const char* name) {
     for (const auto& sample : samples) {
       std::string label = class_name(sample.label, class_names);
       auto group = split.group_of.find(sample.id);
-      text += csv_record({sample.id, label.empty() ? std::to_string(sample.label) : label, name,
-                          group == split.group_of.end() ? "" : std::to_string(group->second)});
+      std::vector<std::string> record{sample.id, label.empty() ? std::to_string(sample.label) : label, name,
+                                      group == split.group_of.end() ? "" : std::to_string(group->second)};
+      if (sources) {
+        auto source = split.source_of.find(sample.id);
+        record.push_back(source == split.source_of.end() ? "" : std::to_string(source->second));
+      }
+      text += csv_record(record);
     }
   };
   rows(split.train, "train");
@@ -167,10 +176,13 @@ void write_split_manifest(const std::string& path, const SplitResult& split,
 std::vector<SplitRow> RunDirectory::read_split() const {
   const std::string file = split_file();
   auto records = parse_csv(read_file(file));
-  // A fourth column, `group`, names each file's duplicate group where the split records it.
-  const std::vector<std::string> plain{"file", "class", "split"}, grouped{"file", "class", "split", "group"};
-  if (records.empty() || (records[0] != plain && records[0] != grouped)) {
-    throw Error(file + ": expected the header file,class,split (or file,class,split,group)");
+  // A fourth column, `group`, names each file's duplicate group where the split records it;
+  // a fifth, `source`, its source cluster after a source-held-out split.
+  const std::vector<std::string> plain{"file", "class", "split"}, grouped{"file", "class", "split", "group"},
+      sourced{"file", "class", "split", "group", "source"};
+  if (records.empty() || (records[0] != plain && records[0] != grouped && records[0] != sourced)) {
+    throw Error(file + ": expected the header file,class,split (or file,class,split,group, or "
+                       "file,class,split,group,source)");
   }
   const std::size_t fields = records[0].size();
   std::vector<SplitRow> rows;
@@ -178,7 +190,8 @@ std::vector<SplitRow> RunDirectory::read_split() const {
     if (records[i].size() != fields) {
       throw Error(fmt::format("{}: record {}: expected {} fields, found {}", file, i + 1, fields, records[i].size()));
     }
-    rows.push_back({records[i][0], records[i][1], records[i][2], fields == 4 ? records[i][3] : std::string()});
+    rows.push_back({records[i][0], records[i][1], records[i][2], fields >= 4 ? records[i][3] : std::string(),
+                    fields == 5 ? records[i][4] : std::string()});
   }
   return rows;
 }

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -147,6 +148,20 @@ inline cv::Mat ramp(int width, int height, int type = CV_8UC1) {
         image.ptr<unsigned char>(y)[x * image.channels() + c] =
             static_cast<unsigned char>((y * width + x) * 7 + c * 50);
   return image;
+}
+
+// The ids of a split's samples, in order.
+inline std::vector<std::string> ids(const std::vector<Sample>& samples) {
+  std::vector<std::string> out;
+  for (const auto& s : samples) out.push_back(s.id);
+  return out;
+}
+
+// Samples per class label.
+inline std::map<int, int> per_class(const std::vector<Sample>& samples) {
+  std::map<int, int> counts;
+  for (const auto& s : samples) ++counts[s.label];
+  return counts;
 }
 
 inline std::vector<Batch> read_epoch(ImageLoader& loader, int epoch) {

@@ -8,18 +8,6 @@
 namespace cerebra::testing {
 namespace {
 
-std::vector<std::string> ids(const std::vector<Sample>& samples) {
-  std::vector<std::string> out;
-  for (const auto& s : samples) out.push_back(s.id);
-  return out;
-}
-
-std::map<int, int> per_class(const std::vector<Sample>& samples) {
-  std::map<int, int> counts;
-  for (const auto& s : samples) ++counts[s.label];
-  return counts;
-}
-
 Parameters fractions(double train, double val, double test) {
   return params({{"train", train}, {"val", val}, {"test", test}, {"folds", std::int64_t{0}},
                  {"fold", std::int64_t{0}}});

@@ -29,6 +29,7 @@ void print_source(const json& source) {
                            counts(source["classes"]));
   if (!source["unlabelled"].empty()) std::cout << "; unlabelled " << counts(source["unlabelled"]);
   if (source.contains("splits")) std::cout << "; split " << counts(source["splits"]);
+  if (source.contains("split_note")) std::cout << "\n  " << source["split_note"].get<std::string>();
   std::cout << fmt::format("\n  {} readable; channels {}; {} distinct sizes", source["readable"].get<int>(),
                            counts(source["channels"]), source["sizes"]["distinct"].get<int>());
   const auto& common = source["sizes"]["most_common"];
@@ -64,9 +65,10 @@ void print_clusters(const json& source) {
   const json& c = source["clusters"];
   if (c.contains("skipped")) return;
   const json& traits = c["trait_classifier"];
-  std::cout << fmt::format("source clusters of {}: {} (k by silhouette); acquisition traits alone predict the class "
+  std::cout << fmt::format("source clusters of {}: {} ({}); acquisition traits alone predict the class "
                            "at {:.2f} (chance {:.2f}; nearest neighbour, leave one out)\n",
-                           source["name"].get<std::string>(), c["k"].get<int>(), traits["accuracy"].get<double>(),
+                           source["name"].get<std::string>(), c["k"].get<int>(),
+                           c["silhouette"].empty() ? "k given" : "k by silhouette", traits["accuracy"].get<double>(),
                            traits["chance"].get<double>());
   for (std::size_t k = 0; k < c["clusters"].size(); ++k) {
     const json& cluster = c["clusters"][k];
@@ -75,6 +77,10 @@ void print_clusters(const json& source) {
                              100 * cluster["size_share"].get<double>(), cluster["name_pattern"].get<std::string>(),
                              100 * cluster["name_pattern_share"].get<double>(), cluster["median_mean"].get<double>(),
                              100 * cluster["median_black_share"].get<double>(), counts(cluster["classes"]));
+    if (!cluster.contains("splits")) continue;
+    std::vector<std::string> splits;
+    for (const auto& [split, classes] : cluster["splits"].items()) splits.push_back(split + ": " + counts(classes));
+    std::cout << "     " << join(splits, "; ") << "\n";
   }
   for (const auto& confound : c["confounds"]) std::cout << "  confound: " << confound["message"].get<std::string>() << "\n";
 }
@@ -117,7 +123,7 @@ int command_audit(const CommonOptions& common, const std::vector<std::string>& i
   int exit_code = kOk;
   auto host = open_host(common, false, exit_code);
   if (!host) return exit_code;
-  std::vector<AuditSource> sources = audit_sources(host->registry(), inputs);
+  std::vector<AuditSource> sources = audit_sources(host->registry(), inputs, options.overrides);
   AuditOptions audit_options;
   if (options.near_threshold >= 0) audit_options.near.max_hamming = options.near_threshold;
   audit_options.cache_dir = options.cache_dir;

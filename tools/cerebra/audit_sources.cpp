@@ -64,8 +64,8 @@ void add_unlisted_images(const std::string& folder, AuditSource& source) {
   source.samples.insert(source.samples.end(), extra.begin(), extra.end());
 }
 
-AuditSource read_pipeline(const Registry& registry, const std::string& file) {
-  Pipeline pipeline = load_pipeline(file, {}, registry);
+AuditSource read_pipeline(const Registry& registry, const std::string& file, const std::vector<std::string>& overrides) {
+  Pipeline pipeline = load_pipeline(file, overrides, registry);
   PipelineSplit made = split_pipeline(pipeline, registry);
   AuditSource source{fs::path(file).stem().string(), made.dataset, made.dataset->class_names(), {}, {}};
   for (const auto& [samples, name] : {std::pair{&made.split.train, "train"}, {&made.split.val, "val"},
@@ -74,6 +74,13 @@ AuditSource read_pipeline(const Registry& registry, const std::string& file) {
       source.samples.push_back(sample);
       source.split_of[sample.id] = name;
     }
+  }
+  // In id order, as the split clustered them, and with the split's k: the
+  // audit's source clusters are then the split's, numbers included.
+  std::sort(source.samples.begin(), source.samples.end(), [](const Sample& a, const Sample& b) { return a.id < b.id; });
+  if (made.split.hold_out == "source") {
+    source.clusters = static_cast<int>(pipeline.section("split").get_int("source_clusters"));
+    source.split_note = describe_hold_out(made.split);
   }
   return source;
 }
@@ -98,7 +105,8 @@ AuditSource read_run(const Registry& registry, const std::string& folder) {
 
 }  // namespace
 
-std::vector<AuditSource> audit_sources(const Registry& registry, const std::vector<std::string>& inputs) {
+std::vector<AuditSource> audit_sources(const Registry& registry, const std::vector<std::string>& inputs,
+                                       const std::vector<std::string>& overrides) {
   std::vector<AuditSource> sources;
   for (const auto& input : inputs) {
     std::error_code error;
@@ -106,7 +114,7 @@ std::vector<AuditSource> audit_sources(const Registry& registry, const std::vect
     if (!fs::exists(path, error)) throw Error(input + ": no such file or folder");
     if (fs::is_regular_file(path, error)) {
       if (fs::path(path).extension() != ".toml") throw Error(input + ": not a folder, a pipeline (.toml) or a run");
-      sources.push_back(read_pipeline(registry, path));
+      sources.push_back(read_pipeline(registry, path, overrides));
     } else if (fs::exists(fs::path(path) / "pipeline.toml", error) && fs::exists(fs::path(path) / "split.csv", error)) {
       sources.push_back(read_run(registry, path));
     } else {

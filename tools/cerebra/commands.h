@@ -57,6 +57,7 @@ struct AuditCommandOptions {
   std::size_t examples = 5;           // groups printed per finding
   std::string cache_dir = ".cache/cerebra";
   std::string html;                   // also write the page here
+  std::vector<std::string> overrides; // --set section.key=value, applied to pipeline inputs
 };
 int command_audit(const CommonOptions& common, const std::vector<std::string>& inputs,
                   const AuditCommandOptions& options);

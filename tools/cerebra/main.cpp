@@ -177,8 +177,11 @@ int dispatch(const std::string& verb, int argc, char** argv) {
          "largest perceptual-hash distance (of 64 bits) for a near-duplicate candidate (default 10)")
         ("clusters", po::value(&audit.clusters)->value_name("K"), "source clusters per dataset (default: by silhouette)")
         ("examples", po::value(&audit.examples)->value_name("N"), "groups shown per finding (default 5)")
-        ("cache", po::value(&audit.cache_dir)->value_name("DIR"), "trait cache folder (default .cache/cerebra)");
-    synopsis = "cerebra audit DATA_OR_PIPELINE... [--json] [--html FILE] [--near-threshold N] [--clusters K]\n\n"
+        ("cache", po::value(&audit.cache_dir)->value_name("DIR"), "trait cache folder (default .cache/cerebra)")
+        ("set", po::value(&audit.overrides)->composing(),
+         "override a value of the pipelines audited: section.key=value (repeatable)");
+    synopsis = "cerebra audit DATA_OR_PIPELINE... [--json] [--html FILE] [--near-threshold N] [--clusters K]\n"
+               "              [--set section.key=value]...\n\n"
                "Audits dataset folders (any layout a dataset plugin reads; images outside its classes\n"
                "are audited as unlabelled), pipelines (their dataset, split as a run would split it)\n"
                "and run directories (their split.csv): exact and near-duplicate groups, label\n"

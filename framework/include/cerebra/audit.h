@@ -100,6 +100,18 @@ std::vector<std::size_t> group_ids(const std::vector<std::string>& fingerprints,
 std::vector<std::size_t> group_samples(const Dataset& dataset, const std::vector<Sample>& samples, GroupBy by,
                                        const std::string& cache_dir, const NearOptions& options = {});
 
+// Source clusters, as the audit finds them: k-means over each readable
+// image's acquisition traits (log width, height and aspect; mean and spread
+// of gray level; black share; border mean), z-scored over the images given,
+// with k = `clusters` or, when 0, chosen by silhouette between 2 and 8.
+// The same traits in the same order give the same clusters. Throws Error
+// when fewer readable images than clusters (or 2) are given.
+struct SourceClusters {
+  std::vector<int> cluster;                 // per image, 0..k-1; -1 for an unreadable one
+  std::vector<std::vector<double>> centres;  // per cluster: mean z-scored traits
+};
+SourceClusters cluster_sources(const std::vector<ImageTraits>& traits, int clusters);
+
 // Which of `samples` are the same image as, or a near copy of, an image of
 // `others` (each a dataset and its samples): a model trained on `dataset` and
 // tested on another must not have seen the test images.
@@ -120,6 +132,11 @@ struct AuditSource {
   std::vector<std::string> class_names;
   std::vector<Sample> samples;
   std::map<std::string, std::string> split_of;  // sample id -> train/val/test; empty when unsplit
+  std::string split_note;  // how the split was made, when worth saying (a source-held-out split)
+  // Source clusters for this source: a source-held-out pipeline's own
+  // [split] source_clusters, so that the audit's clusters are the split's;
+  // -1: AuditOptions::clusters.
+  int clusters = -1;
 };
 
 struct AuditOptions {

@@ -26,7 +26,20 @@ struct SplitResult {
   // Samples removed before splitting because another dataset holds them
   // ([split] exclude_overlap_with); the split functions leave it 0.
   std::size_t excluded_overlap = 0;
+  // [split] hold_out: "none", or "source" (each class's test and val come
+  // from source clusters its training images do not contain; docs/data.md).
+  std::string hold_out = "none";
+  // hold_out = "source" only: how many source clusters were found, each
+  // sample's cluster (sample id -> 0..k-1, -1 unreadable), and for each split,
+  // class name and cluster the files there.
+  int source_clusters = 0;
+  std::map<std::string, int> source_of;
+  std::map<std::string, std::map<std::string, std::map<int, std::size_t>>> sources_in;
 };
+
+// One line saying which clusters of each class a source-held-out split put
+// in test and in val ("" for any other split): for the run log and the audit.
+std::string describe_hold_out(const SplitResult& split);
 
 // Stratified, duplicate-aware split. `split` is the pipeline's [split] section
 // (train/val/test fractions, or folds/fold). Samples whose dataset fixes their
@@ -35,6 +48,11 @@ struct SplitResult {
 // train:val, so a fixed test set is never topped up from the training data.
 // With folds = k > 0 the non-test groups are dealt into k class-balanced folds;
 // fold `fold` is val and the others train.
+// With hold_out = "source" (in `split`; with source_clusters = k, 0 for k by
+// silhouette) the images are clustered by acquisition traits (audit.h,
+// cluster_sources) and each class's least typical clusters go whole to test,
+// then val; the fractions are met roughly, and an Error names a class that
+// lies in one cluster. Not with folds.
 // Duplicates always share a split: `group_by` (in `split`; "exact" when
 // absent, while pipelines default to "near") joins byte-identical files (same
 // Dataset::fingerprint) and, with "near", near copies too (audit.h; their
@@ -59,7 +77,8 @@ struct PipelineSplit {
 };
 PipelineSplit split_pipeline(const Pipeline& pipeline, const Registry& registry);
 
-// Writes "file,class,split,group" rows (CSV, quoted as needed), atomically; the run
+// Writes "file,class,split,group" rows (and "source", the cluster, after a
+// source-held-out split) (CSV, quoted as needed), atomically; the run
 // directory's split.csv (implemented with the other run files, run_directory.cpp).
 void write_split_manifest(const std::string& path, const SplitResult& split,
                           const std::vector<std::string>& class_names);

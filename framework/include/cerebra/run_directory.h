@@ -4,7 +4,7 @@
 //
 // Layout (docs/cli.md, "The run directory"):
 //   pipeline.toml               the resolved pipeline, every default filled in
-//   split.csv                   file,class,split for every image
+//   split.csv                   file,class,split,group[,source] for every image
 //   metrics.jsonl               one JSON object per finished epoch
 //   checkpoints/best.pt, last.pt  model, optimizer and training state
 //   weights.txt                 what the starting weights loaded (only when a file was loaded)
@@ -57,6 +57,7 @@ class RunLock {
 struct SplitRow {
   std::string file, class_name, split;
   std::string group;  // the duplicate group, when split.csv has a `group` column; else ""
+  std::string source;  // the source cluster, when split.csv has a `source` column; else ""
 };
 
 class RunDirectory {

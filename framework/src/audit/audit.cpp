@@ -196,7 +196,8 @@ nlohmann::json audit(const std::vector<AuditSource>& sources, const AuditOptions
       if (!t.readable) unreadable.push_back({{"source", source.name}, {"file", source.samples[i].id}, {"reason", t.error}});
     }
     offset += source.samples.size();
-    per_source.push_back(detail::source_statistics(source, traits, groups, options.clusters));
+    per_source.push_back(
+        detail::source_statistics(source, traits, groups, source.clusters >= 0 ? source.clusters : options.clusters));
   }
   out["unreadable"] = unreadable;
   out["sources"] = per_source;

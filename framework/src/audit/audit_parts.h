@@ -16,6 +16,7 @@ struct ClusterItem {
   int label;
   std::string file;
   std::size_t group;  // near-duplicate group: copies are not each other's neighbours
+  std::string split;  // train, val or test; "" when the source is not split
 };
 
 // Source clusters (k-means over acquisition traits, k by silhouette when

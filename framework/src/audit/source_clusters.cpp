@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "audit_parts.h"
+#include "cerebra/error.h"
 
 namespace cerebra::detail {
 
@@ -26,9 +27,9 @@ Point acquisition_traits(const ImageTraits& t) {
 }
 
 // z-scores per trait, so that pixels and shares weigh alike.
-std::vector<Point> standardised(const std::vector<ClusterItem>& items) {
+std::vector<Point> standardised(const std::vector<const ImageTraits*>& traits) {
   std::vector<Point> points;
-  for (const auto& item : items) points.push_back(acquisition_traits(*item.traits));
+  for (const ImageTraits* t : traits) points.push_back(acquisition_traits(*t));
   const std::size_t dims = points.empty() ? 0 : points[0].size();
   for (std::size_t d = 0; d < dims; ++d) {
     double sum = 0, squares = 0;
@@ -180,9 +181,15 @@ nlohmann::json describe_cluster(const std::vector<ClusterItem>& items, const std
                                 const std::vector<std::string>& class_names) {
   std::vector<std::string> sizes, patterns;
   std::vector<double> means, blacks, borders;
-  nlohmann::json classes = nlohmann::json::object();
+  nlohmann::json classes = nlohmann::json::object(), splits = nlohmann::json::object();
   for (const auto& name : class_names) classes[name] = 0;
   for (std::size_t i : members) {
+    // Which split each class's files of this cluster went to: a source-held-
+    // out split shows here which clusters it held out.
+    if (!items[i].split.empty()) {
+      auto& files = splits[items[i].split][class_names[items[i].label]];
+      files = files.is_null() ? 1 : files.get<int>() + 1;
+    }
     const ImageTraits& t = *items[i].traits;
     sizes.push_back(fmt::format("{}x{}", t.width, t.height));
     patterns.push_back(name_pattern(items[i].file));
@@ -193,11 +200,13 @@ nlohmann::json describe_cluster(const std::vector<ClusterItem>& items, const std
   }
   auto [size, size_share] = most_common(sizes);
   auto [pattern, pattern_share] = most_common(patterns);
-  return {{"files", members.size()},         {"classes", classes},
-          {"size", size},                    {"size_share", size_share},
-          {"name_pattern", pattern},         {"name_pattern_share", pattern_share},
-          {"median_mean", median(means)},    {"median_black_share", median(blacks)},
-          {"median_border_mean", median(borders)}};
+  nlohmann::json out = {{"files", members.size()},         {"classes", classes},
+                        {"size", size},                    {"size_share", size_share},
+                        {"name_pattern", pattern},         {"name_pattern_share", pattern_share},
+                        {"median_mean", median(means)},    {"median_black_share", median(blacks)},
+                        {"median_border_mean", median(borders)}};
+  if (!splits.empty()) out["splits"] = splits;
+  return out;
 }
 
 // A class most of whose images lie in one cluster that is mostly that class.
@@ -234,15 +243,12 @@ nlohmann::json confounds(const nlohmann::json& clusters, const nlohmann::json& t
   return found;
 }
 
-}  // namespace
-
-nlohmann::json source_clusters(const std::vector<ClusterItem>& items, const std::vector<std::string>& class_names,
-                               int clusters) {
-  if (items.size() < 20) return {{"skipped", "fewer than 20 labelled readable images"}};
-  const std::vector<Point> points = standardised(items);
+// k-means with k = `clusters`, or chosen by silhouette between 2 and 8 when
+// 0 (each k's score into `scores`); clusters numbered in k-means order with
+// the empty ones left out, so the audit and the split number them alike.
+std::vector<int> cluster_points(const std::vector<Point>& points, int clusters, nlohmann::json& scores) {
   int best_k = clusters;
   std::vector<int> best;
-  nlohmann::json scores = nlohmann::json::object();
   if (clusters > 0) {
     best = kmeans(points, clusters);
   } else {
@@ -254,18 +260,68 @@ nlohmann::json source_clusters(const std::vector<ClusterItem>& items, const std:
       if (score > best_score) best_score = score, best_k = k, best = std::move(assignment);
     }
   }
-  std::vector<std::vector<std::size_t>> members(best_k);
-  for (std::size_t i = 0; i < best.size(); ++i) members[best[i]].push_back(i);
-  nlohmann::json described = nlohmann::json::array();
-  for (const auto& m : members) {
-    if (!m.empty()) described.push_back(describe_cluster(items, m, class_names));
+  std::vector<int> number(best_k, -1);
+  int used = 0;
+  for (int c = 0; c < best_k; ++c) {
+    if (std::find(best.begin(), best.end(), c) != best.end()) number[c] = used++;
   }
-  nlohmann::json traits = trait_classifier(points, items, class_names);
+  for (int& c : best) c = number[c];
+  return best;
+}
+
+}  // namespace
+
+nlohmann::json source_clusters(const std::vector<ClusterItem>& items, const std::vector<std::string>& class_names,
+                               int clusters) {
+  if (items.size() < 20) return {{"skipped", "fewer than 20 labelled readable images"}};
+  std::vector<const ImageTraits*> traits;
+  for (const auto& item : items) traits.push_back(item.traits);
+  const std::vector<Point> points = standardised(traits);
+  nlohmann::json scores = nlohmann::json::object();
+  const std::vector<int> cluster = cluster_points(points, clusters, scores);
+  std::vector<std::vector<std::size_t>> members(*std::max_element(cluster.begin(), cluster.end()) + 1);
+  for (std::size_t i = 0; i < cluster.size(); ++i) members[cluster[i]].push_back(i);
+  nlohmann::json described = nlohmann::json::array();
+  for (const auto& m : members) described.push_back(describe_cluster(items, m, class_names));
+  nlohmann::json traits_only = trait_classifier(points, items, class_names);
   return {{"k", described.size()},
           {"silhouette", scores},
           {"clusters", described},
-          {"trait_classifier", traits},
-          {"confounds", confounds(described, traits, class_names)}};
+          {"trait_classifier", traits_only},
+          {"confounds", confounds(described, traits_only, class_names)}};
 }
 
 }  // namespace cerebra::detail
+
+namespace cerebra {
+
+SourceClusters cluster_sources(const std::vector<ImageTraits>& traits, int clusters) {
+  std::vector<const ImageTraits*> readable;
+  for (const auto& t : traits) {
+    if (t.readable) readable.push_back(&t);
+  }
+  const int needed = std::max(clusters, 2);
+  if (static_cast<int>(readable.size()) < needed) {
+    throw Error(fmt::format("source clusters need at least {} readable images, found {}", needed, readable.size()));
+  }
+  const std::vector<detail::Point> points = detail::standardised(readable);
+  nlohmann::json scores = nlohmann::json::object();
+  const std::vector<int> found = detail::cluster_points(points, clusters, scores);
+  SourceClusters result;
+  result.centres.assign(*std::max_element(found.begin(), found.end()) + 1, {});
+  std::vector<std::size_t> counts(result.centres.size(), 0);
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    auto& centre = result.centres[found[i]];
+    if (centre.empty()) centre.assign(points[i].size(), 0.0);
+    for (std::size_t d = 0; d < points[i].size(); ++d) centre[d] += points[i][d];
+    ++counts[found[i]];
+  }
+  for (std::size_t c = 0; c < counts.size(); ++c) {
+    for (double& value : result.centres[c]) value /= counts[c];
+  }
+  std::size_t next = 0;
+  for (const auto& t : traits) result.cluster.push_back(t.readable ? found[next++] : -1);
+  return result;
+}
+
+}  // namespace cerebra

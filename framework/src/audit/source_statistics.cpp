@@ -74,11 +74,12 @@ nlohmann::json source_statistics(const AuditSource& source, const std::vector<co
     const Sample& sample = source.samples[i];
     if (sample.label >= 0) count(classes, source.class_names[sample.label]);
     else count(unlabelled, sample.subset.empty() ? "." : sample.subset);
-    if (auto it = source.split_of.find(sample.id); it != source.split_of.end()) count(splits, it->second);
+    std::string split;
+    if (auto it = source.split_of.find(sample.id); it != source.split_of.end()) count(splits, split = it->second);
     if (!traits[i]->readable) continue;
     ++readable;
     count(channels, std::to_string(traits[i]->channels));
-    if (sample.label >= 0) items.push_back({traits[i], sample.label, sample.id, groups[i]});
+    if (sample.label >= 0) items.push_back({traits[i], sample.label, sample.id, groups[i], split});
   }
   nlohmann::json out = {{"name", source.name},         {"classes", classes},
                         {"files", source.samples.size()}, {"readable", readable},
@@ -86,6 +87,7 @@ nlohmann::json source_statistics(const AuditSource& source, const std::vector<co
                         {"sizes", common_sizes(traits)}, {"intensity", intensity_by_class(source, traits)},
                         {"clusters", source_clusters(items, source.class_names, clusters)}};
   if (!splits.empty()) out["splits"] = splits;
+  if (!source.split_note.empty()) out["split_note"] = source.split_note;
   return out;
 }
 

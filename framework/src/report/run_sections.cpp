@@ -95,6 +95,14 @@ void split_table(html::Page& page, const RunRecord& run) {
   table.rows.push_back({"all", std::to_string(totals["train"]), std::to_string(totals["val"]),
                         std::to_string(totals["test"]), std::to_string(run.split.size())});
   page.table(table);
+  const json split = run.summary.raw.value("split", json::object());
+  if (split.value("hold_out", "none") == "source") {
+    page.paragraph(fmt::format("Source-held-out split ([split] hold_out = \"source\", {} source clusters): each "
+                               "class's test images come from source clusters its training images do not contain "
+                               "(split.csv's source column; docs/data.md). The test figures measure robustness to a "
+                               "change of source, not accuracy on the training sources.",
+                               split.value("source_clusters", 0)));
+  }
 }
 
 void duplicates(html::Page& page, const RunRecord& run) {

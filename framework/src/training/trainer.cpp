@@ -160,6 +160,7 @@ void Trainer::make_loaders(Loaders& loaders) {
                       "one split\n",
                       used, assembly_.class_names.size(), join(assembly_.class_names),
                       split.duplicate_groups, split.duplicate_files, split.group_by);
+  if (const std::string held_out = describe_hold_out(split); !held_out.empty()) log_ << "data: " << held_out << "\n";
   if (split.excluded_overlap > 0 && pipeline_.dataset.name == "pool") {
     log_ << fmt::format("data: {} image(s) left out of the pool as copies or near copies of its sources' test "
                         "images; {} unlabelled training image(s)\n",
@@ -460,7 +461,18 @@ json Trainer::finish(Loaders& loaders, bool evaluate_best) {
   summary["allocator"] = allocator_;
   summary["split"] = {{"train", split.train.size()}, {"val", split.val.size()}, {"test", split.test.size()},
                       {"group_by", split.group_by},     {"duplicate_groups", split.duplicate_groups},
-                      {"duplicate_files", split.duplicate_files}, {"excluded_overlap", split.excluded_overlap}};
+                      {"duplicate_files", split.duplicate_files}, {"excluded_overlap", split.excluded_overlap},
+                      {"hold_out", split.hold_out}};
+  if (split.hold_out == "source") {
+    summary["split"]["source_clusters"] = split.source_clusters;
+    json sources = json::object();  // split -> class -> cluster -> files
+    for (const auto& [name, classes] : split.sources_in) {
+      for (const auto& [class_name, counts] : classes) {
+        for (const auto& [cluster, files] : counts) sources[name][class_name][std::to_string(cluster)] = files;
+      }
+    }
+    summary["split"]["sources"] = sources;
+  }
   summary["epochs_completed"] = state_.epoch;
   summary["best_epoch"] = state_.best_epoch;
   summary["monitor"] = state_.monitor;
