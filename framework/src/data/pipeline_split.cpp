@@ -39,6 +39,11 @@ std::size_t remove_overlap(const Pipeline& pipeline, const Registry& registry, c
 
 }  // namespace
 
+std::uint64_t split_seed(const Pipeline& pipeline) {
+  const std::int64_t own = pipeline.section("split").get_int("seed");
+  return static_cast<std::uint64_t>(own >= 0 ? own : pipeline.section("run").get_int("seed"));
+}
+
 PipelineSplit split_pipeline(const Pipeline& pipeline, const Registry& registry) {
   const auto& config = pipeline.dataset;
   std::shared_ptr<const Dataset> dataset = registry.create_as<Dataset>(kinds::dataset, config.name, config.parameters);
@@ -55,8 +60,7 @@ PipelineSplit split_pipeline(const Pipeline& pipeline, const Registry& registry)
   if (samples.empty()) {
     throw Error("[split] exclude_overlap_with removed every image of dataset '" + config.name + "'");
   }
-  PipelineSplit result{dataset, split_samples(*dataset, samples, pipeline.section("split"),
-                                              static_cast<std::uint64_t>(pipeline.section("run").get_int("seed")),
+  PipelineSplit result{dataset, split_samples(*dataset, samples, pipeline.section("split"), split_seed(pipeline),
                                               cache_dir)};
   result.split.excluded_overlap = excluded;
   return result;
