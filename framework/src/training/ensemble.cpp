@@ -3,6 +3,7 @@
 // are averaged image by image.
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <set>
 #include <unordered_map>
 
