@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cerebra/tta.h"
 #include "pipeline/component_checks.h"
 #include "pipeline/metric_tables.h"
 
@@ -58,6 +59,10 @@ std::vector<SectionSpec> make_sections() {
     s.add_int("folds", 0, "k for k-fold cross-validation; 0 uses the fractions above")
         .range(0, 100);
     s.add_int("fold", 0, "Which fold is the validation fold when folds > 0").range(0, 99);
+    s.add_int("seed", -1,
+              "Seed of the split; -1 takes [run] seed. Set it to hold the split fixed while [run] seed varies "
+              "(runs to ensemble, seed studies)")
+        .range(-1, 4294967295.0);
     s.add_string("group_by", "near",
                  "Keep duplicates in one split: exact (byte-identical files), near (also resized, re-encoded "
                  "or slightly cropped copies; see cerebra audit) or none")
@@ -149,6 +154,10 @@ std::vector<SectionSpec> make_sections() {
     s.add_int("bootstrap", 0, "Bootstrap resamples for 95% confidence intervals; 0 for none")
         .range(0, 100000);
     s.add_int("bootstrap_seed", 7, "Seed of the bootstrap resampling").range(0, 4294967295.0);
+    s.add_strings("tta", {},
+                  "Test-time augmentation of the final val/test evaluation, eval and predict: variants whose "
+                  "probabilities are averaged with the original's (not used by the per-epoch validation)")
+        .one_of(tta_variants());
   }
   return sections;
 }
@@ -386,6 +395,21 @@ void check_split(const ConfigNode& root, const Parameters& split, const Registry
   }
 }
 
+// A variant listed twice would silently weigh double in the average.
+void check_tta(const ConfigNode& root, const std::vector<std::string>& names, std::vector<Diagnostic>& diagnostics) {
+  const ConfigNode* evaluation = root.find("evaluation");
+  const ConfigNode* list = evaluation ? evaluation->find("tta") : nullptr;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (std::find(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(i), names[i]) ==
+        names.begin() + static_cast<std::ptrdiff_t>(i)) {
+      continue;
+    }
+    const bool item = list && list->is_array() && i < list->items.size();
+    diagnostics.push_back({item ? list->items[i].where : root.where,
+                           "[evaluation]: 'tta': '" + names[i] + "' is listed twice"});
+  }
+}
+
 }  // namespace
 
 Pipeline resolve_pipeline(const ConfigNode& root, const Registry& registry) {
@@ -481,6 +505,10 @@ Pipeline resolve_pipeline(const ConfigNode& root, const Registry& registry) {
   }
   if (auto it = pipeline.settings.find("split"); it != pipeline.settings.end()) {
     check_split(root, it->second, registry, diagnostics);
+  }
+
+  if (auto it = pipeline.settings.find("evaluation"); it != pipeline.settings.end() && it->second.has("tta")) {
+    check_tta(root, it->second.get_strings("tta"), diagnostics);
   }
 
   pipeline.metrics = detail::resolve_metrics(root, pipeline.section("evaluation"), registry, diagnostics);

@@ -285,84 +285,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::string format_number(double value) { return std::isnan(value) ? "—" : fmt::format("{:.4f}", value); }
-
-std::string format_interval(const json& report) {
-  if (!report.contains("ci95") || !report["ci95"].is_array() || report["ci95"].size() != 2) return "";
-  const json& ci = report["ci95"];
-  if (!ci[0].is_number() || !ci[1].is_number()) return "";
-  return fmt::format("[{:.4f}, {:.4f}]", ci[0].get<double>(), ci[1].get<double>());
-}
-
 }  // namespace
-
-int command_eval(const CommonOptions& common, const std::string& run_dir, const EvalOptions& options) {
-  int exit_code = kOk;
-  auto host = open_host(common, false, exit_code);
-  if (!host) return exit_code;
-  try {
-    TrainedRun run(run_dir, host->registry(), {options.device});
-    const bool folder = !options.data.empty();
-    EvaluationReport report = folder ? run.evaluate_folder(options.data) : run.evaluate_split(options.split);
-
-    // A folder's results go beside the split results, never over them.
-    std::string name, what = options.split + " split";  // a split's results go in eval/ itself
-    if (folder) {
-      name = fs::path(options.data).lexically_normal().filename().string();
-      if (name.empty() || name == "." || name == "..") {
-        name = fs::absolute(options.data).lexically_normal().parent_path().filename().string();
-      }
-      if (name.empty()) name = "data";
-      what = options.data;
-    }
-    json out;
-    out["run"] = run_dir;
-    if (folder) out["data"] = options.data; else out["split"] = options.split;
-    out["classes"] = run.class_names();
-    out["images"] = report.images;
-    out["loss"] = report.loss;
-    out["metrics"] = report.metrics;
-    out["skipped"] = json::array();
-    for (const auto& [file, reason] : report.skipped) out["skipped"].push_back({{"file", file}, {"reason", reason}});
-    const fs::path out_dir =
-        RunDirectory::open(run_dir).write_evaluation(name, out, report.predictions, run.class_names());
-
-    std::cout << fmt::format("{} — {}: {} images, loss {:.4f} ({})\n\n", run_dir, what, report.images, report.loss,
-                             run.device());
-    Table table({"metric", "value", "average", "95% CI"});
-    // In the order the pipeline lists them, not the JSON object's sorted order.
-    for (const auto& name : run.pipeline().section("evaluation").get_strings("metrics")) {
-      if (!report.metrics.contains(name)) continue;
-      const json& metric = report.metrics[name];
-      std::string average =
-          metric.contains("average") && metric["average"].is_string() ? metric["average"].get<std::string>() : "";
-      // A metric about one class (worst_class_recall) names it.
-      if (metric.contains("class") && metric["class"].is_string()) {
-        average += " (" + metric["class"].get<std::string>() + ")";
-      }
-      table.add({name, format_number(headline(metric)), average, format_interval(metric)});
-    }
-    std::cout << table.render() << "\n";
-
-    std::vector<std::string> header{"true \\ predicted"};
-    for (const auto& name : run.class_names()) header.push_back(name);
-    Table matrix(header);
-    const auto counts = confusion_counts(report.predictions, run.class_names().size());
-    for (std::size_t t = 0; t < counts.size(); ++t) {
-      std::vector<std::string> row{run.class_names()[t]};
-      for (std::size_t count : counts[t]) row.push_back(std::to_string(count));
-      matrix.add(row);
-    }
-    std::cout << matrix.render();
-    if (!report.skipped.empty()) {
-      std::cout << "\n" << report.skipped.size() << " unreadable file(s) skipped (listed in metrics.json)\n";
-    }
-    std::cout << "\nwritten: " << (out_dir / "metrics.json").string() << ", confusion_matrix.csv, predictions.csv\n";
-    return kOk;
-  } catch (const std::exception&) {
-    return run_failure("eval", run_dir);
-  }
-}
 
 int command_predict(const CommonOptions& common, const std::string& run_dir, const std::vector<std::string>& paths,
                     const std::string& format, const std::string& device) {
@@ -372,7 +295,7 @@ int command_predict(const CommonOptions& common, const std::string& run_dir, con
   std::vector<Prediction> predictions;
   std::vector<std::string> classes;
   try {
-    TrainedRun run(run_dir, host->registry(), {device});
+    TrainedRun run(run_dir, host->registry(), {device, std::nullopt});
     classes = run.class_names();
     predictions = run.predict(expand_image_paths(paths));
   } catch (const std::exception&) {

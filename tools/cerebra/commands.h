@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,8 +41,11 @@ struct EvalOptions {
   std::string split = "test";
   std::string data;  // a folder laid out like training data, instead of a split
   std::string device = "auto";
+  std::optional<std::vector<std::string>> tta;  // --tta; unset: each run's own [evaluation] tta
+  bool json = false;
 };
-int command_eval(const CommonOptions& common, const std::string& run_dir, const EvalOptions& options);
+// eval_command.cpp: one run, or an ensemble of several.
+int command_eval(const CommonOptions& common, const std::vector<std::string>& run_dirs, const EvalOptions& options);
 
 // "table", "csv" or "json" (predict); "table", "markdown" or "csv" (compare).
 int command_predict(const CommonOptions& common, const std::string& run_dir,

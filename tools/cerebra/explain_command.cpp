@@ -170,7 +170,7 @@ int command_explain(const CommonOptions& common, const std::string& run_dir, con
   auto host = open_host(common, false, exit_code);
   if (!host) return exit_code;
   try {
-    TrainedRun run(run_dir, host->registry(), {options.device});
+    TrainedRun run(run_dir, host->registry(), {options.device, std::nullopt});
     if (!options.target_class.empty()) {
       try {
         class_index(run.class_names(), options.target_class);

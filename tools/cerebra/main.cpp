@@ -7,6 +7,7 @@
 #include <boost/program_options.hpp>
 
 #include "cerebra/host.h"
+#include "cerebra/tta.h"
 #include "commands.h"
 
 namespace po = boost::program_options;
@@ -23,7 +24,8 @@ Commands:
   inspect NAME           a component's parameters (or a pipeline section's)
   validate PIPELINE      check a pipeline file; prints every problem
   run PIPELINE           train and evaluate a pipeline
-  eval RUN_DIR           evaluate a run's best checkpoint on a split or a folder
+  eval RUN_DIR...        evaluate a run's best checkpoint on a split or a folder;
+                         several runs: their ensemble
   predict RUN_DIR IMAGE_OR_DIR...
                          class and probabilities for each image
   compare RUN_DIR...     test metrics of several runs side by side
@@ -73,7 +75,7 @@ int dispatch(const std::string& verb, int argc, char** argv) {
   AuditCommandOptions audit;
   ExplainCommandOptions explain;
   bool csv = false, json = false, markdown = false, predicted = false;
-  std::string out;
+  std::string out, tta;
 
   std::string synopsis;
   const std::size_t unlimited = static_cast<std::size_t>(-1);
@@ -113,15 +115,23 @@ int dispatch(const std::string& verb, int argc, char** argv) {
     options.add_options()
         ("split", po::value(&eval.split)->value_name("SPLIT"), "split of split.csv: test (default), val or train")
         ("data", po::value(&eval.data)->value_name("DIR"), "evaluate a folder with one sub-folder per class instead")
-        ("device", po::value(&eval.device)->value_name("DEVICE"), "auto (default), cpu, cuda or cuda:N");
-    synopsis = "cerebra eval RUN_DIR [--split test|val|train] [--data DIR] [--device DEVICE]\n\n"
+        ("device", po::value(&eval.device)->value_name("DEVICE"), "auto (default), cpu, cuda or cuda:N")
+        ("tta", po::value(&tta)->value_name("LIST"),
+         "test-time augmentation instead of the run's [evaluation] tta: comma-separated variants, or none")
+        ("json", po::bool_switch(&eval.json), "print the results as JSON");
+    synopsis = "cerebra eval RUN_DIR [--split test|val|train] [--data DIR] [--tta LIST|none] [--json] [--device DEVICE]\n"
+               "       cerebra eval RUN_DIR RUN_DIR... [same options]\n\n"
                "Loads the run's best checkpoint and the preprocessing it was trained with, evaluates\n"
                "a split (the dataset re-created from pipeline.toml) or a folder laid out like the\n"
                "training data (one sub-folder per class, named after the run's classes), and prints\n"
                "the metrics and confusion matrix. Writes metrics.json, confusion_matrix.csv and\n"
                "predictions.csv to RUN_DIR/eval/, or to RUN_DIR/eval/<folder name>/ with --data.\n"
+               "Several runs: an ensemble averaging their probabilities on the first run's split (every\n"
+               "run must have the same images in it and the same classes) or on --data; prints the\n"
+               "ensemble's metrics and each run's accuracy and per-class recall; writes no files.\n"
                "Exit codes: 0 ok, 1 evaluation failed, 2 bad usage.";
-    min_args = max_args = 1;
+    min_args = 1;
+    max_args = unlimited;
   } else if (verb == "predict") {
     options.add_options()
         ("csv", po::bool_switch(&csv), "print CSV")
@@ -248,6 +258,13 @@ int dispatch(const std::string& verb, int argc, char** argv) {
   if (verb == "eval" && eval.split != "test" && eval.split != "val" && eval.split != "train") {
     return usage_error("--split must be test, val or train, not '" + eval.split + "'");
   }
+  if (verb == "eval" && variables.count("tta")) {
+    try {
+      eval.tta = cerebra::parse_tta_list(tta);
+    } catch (const std::exception& error) {
+      return usage_error(std::string("--tta: ") + cerebra::brief(error));
+    }
+  }
   if (verb == "predict" && csv && json) return usage_error("--csv and --json exclude each other");
   if (verb == "explain") {
     if (predicted && !explain.target_class.empty()) return usage_error("--class and --predicted exclude each other");
@@ -267,7 +284,7 @@ int dispatch(const std::string& verb, int argc, char** argv) {
   }
 
   std::string first = positional.empty() ? "" : positional[0];
-  if (verb == "eval") return command_eval(common, first, eval);
+  if (verb == "eval") return command_eval(common, positional, eval);
   if (verb == "predict") {
     return command_predict(common, first, std::vector<std::string>(positional.begin() + 1, positional.end()),
                            json ? "json" : csv ? "csv" : "table", eval.device);

@@ -1,6 +1,9 @@
 #include "table.h"
 
 #include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
 
 namespace cerebra::cli {
 
@@ -36,5 +39,7 @@ std::string Table::render() const {
   for (const auto& row : rows_) emit(row);
   return out;
 }
+
+std::string format_number(double value) { return std::isnan(value) ? "—" : fmt::format("{:.4f}", value); }
 
 }  // namespace cerebra::cli

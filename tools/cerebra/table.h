@@ -18,4 +18,7 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
+// A figure with four decimals, or "—" for NaN (not measured).
+std::string format_number(double value);
+
 }  // namespace cerebra::cli

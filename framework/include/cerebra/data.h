@@ -68,7 +68,7 @@ struct Pipeline;
 
 // The split a run of `pipeline` makes, and the dataset it comes from: the
 // dataset's labelled samples, less those [split] exclude_overlap_with names
-// (SplitResult::excluded_overlap), split by [split] with the [run] seed and
+// (SplitResult::excluded_overlap), split by [split] with split_seed() and
 // the [loader] cache_dir. Throws Error for a dataset of fewer than two
 // classes or without labelled images.
 struct PipelineSplit {
@@ -76,6 +76,9 @@ struct PipelineSplit {
   SplitResult split;
 };
 PipelineSplit split_pipeline(const Pipeline& pipeline, const Registry& registry);
+
+// The seed the split uses: [split] seed, or [run] seed where that is -1.
+std::uint64_t split_seed(const Pipeline& pipeline);
 
 // Writes "file,class,split,group" rows (and "source", the cluster, after a
 // source-held-out split) (CSV, quoted as needed), atomically; the run

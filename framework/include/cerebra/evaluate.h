@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,9 @@ struct OpenRunOptions {
   // Where the model runs: "auto", "cpu", "cuda" or "cuda:N". Not the run's own
   // [run] device: a run trained on a GPU is often evaluated on a laptop.
   std::string device = "auto";
+  // Test-time augmentation (cerebra/tta.h) instead of the run's own
+  // [evaluation] tta; an empty list switches it off.
+  std::optional<std::vector<std::string>> tta;
 };
 
 // A finished (or stopped) run re-opened from its directory: pipeline.toml
@@ -65,6 +69,8 @@ class TrainedRun {
   const std::vector<std::string>& class_names() const;
   int positive_class() const;
   std::string device() const;
+  // The test-time variants its evaluations and predictions average.
+  const std::vector<std::string>& tta() const;
 
   // Evaluates one split of split.csv ("train", "val" or "test") with the
   // run's metrics, the dataset re-created from pipeline.toml. Bootstrap
@@ -88,6 +94,23 @@ class TrainedRun {
   friend struct detail::TrainedRunAccess;
   std::unique_ptr<Impl> impl_;
 };
+
+// Several runs' softmax probabilities averaged on the same images.
+struct EnsembleReport {
+  EvaluationReport ensemble;              // the first run's metrics on the averaged probabilities
+  std::vector<EvaluationReport> members;  // each run alone on the same images, in the order given
+};
+
+// Evaluates `runs` (at least one) on the same images: a split ("test", "val"
+// or "train") of the first run's split.csv, or, with `folder` set, a folder
+// laid out like the training data. Every run must have the first run's
+// classes in the same order and, for a split, the same images in that split
+// of its own split.csv; an Error names the run and what differs. Each run
+// preprocesses the images with its own pipeline (sizes and architectures may
+// differ) and applies its own test-time augmentation. An image some run could
+// not read is left out of the ensemble and listed in its `skipped`.
+EnsembleReport evaluate_ensemble(const std::vector<TrainedRun*>& runs, const std::string& split,
+                                 const std::string& folder = "");
 
 // Image files under each path: a file as it is (whatever its extension, so a
 // mistyped name still gets an error line), a folder walked recursively for

@@ -43,8 +43,7 @@ std::size_t remove_overlap(const Pipeline& pipeline, const Registry& registry, c
 PipelineSplit split_pool(const Pipeline& pipeline, const Registry& registry) {
   Parameters parameters = Parameters::defaults(registry.find(kinds::dataset, "pool").schema);
   for (const auto& [key, value] : pipeline.dataset.parameters.values()) parameters.set(key, value);
-  PoolSplitting splitting{pipeline.section("split"),
-                          static_cast<std::uint64_t>(pipeline.section("run").get_int("seed")),
+  PoolSplitting splitting{pipeline.section("split"), split_seed(pipeline),
                           pipeline.section("loader").get_string("cache_dir")};
   auto pool = std::make_shared<PoolDataset>(parameters, registry, std::move(splitting));
   SplitResult split = pool->split();
@@ -52,6 +51,11 @@ PipelineSplit split_pool(const Pipeline& pipeline, const Registry& registry) {
 }
 
 }  // namespace
+
+std::uint64_t split_seed(const Pipeline& pipeline) {
+  const std::int64_t own = pipeline.section("split").get_int("seed");
+  return static_cast<std::uint64_t>(own >= 0 ? own : pipeline.section("run").get_int("seed"));
+}
 
 PipelineSplit split_pipeline(const Pipeline& pipeline, const Registry& registry) {
   const auto& config = pipeline.dataset;
@@ -70,8 +74,7 @@ PipelineSplit split_pipeline(const Pipeline& pipeline, const Registry& registry)
   if (samples.empty()) {
     throw Error("[split] exclude_overlap_with removed every image of dataset '" + config.name + "'");
   }
-  PipelineSplit result{dataset, split_samples(*dataset, samples, pipeline.section("split"),
-                                              static_cast<std::uint64_t>(pipeline.section("run").get_int("seed")),
+  PipelineSplit result{dataset, split_samples(*dataset, samples, pipeline.section("split"), split_seed(pipeline),
                                               cache_dir)};
   result.split.excluded_overlap = excluded;
   return result;

@@ -18,8 +18,10 @@
 #include "cerebra/metric.h"
 #include "../pipeline/metric_tables.h"
 #include "cerebra/run_directory.h"
+#include "cerebra/tta.h"
 #include "model_runtime.h"
 #include "trained_run.h"
+#include "tta.h"
 
 namespace cerebra {
 
@@ -179,62 +181,104 @@ torch::Tensor cached_features(ClassifierModel& model, FeatureCache& cache, const
   return torch::stack(rows);
 }
 
-EvaluationReport evaluate_model(ClassifierModel& model, const Registry& registry, const EvaluationSettings& settings,
-                                ImageLoader& loader, bool keep_predictions, FeatureCache* feature_cache) {
-  torch::NoGradGuard no_grad;
-  model.eval();
-  std::vector<std::pair<std::string, std::unique_ptr<Metric>>> metrics;
+MetricSet::MetricSet(const Registry& registry, const EvaluationSettings& settings, bool intervals) {
   for (const auto& config : settings.metrics) {
     const MetricSetup setup = metric_setup(config, settings.bootstrap, settings.bootstrap_seed);
     MetricContext context;
     context.class_names = settings.class_names;
     context.positive_class = settings.positive_class;
-    // Intervals only where predictions are kept: the final evaluations, not every epoch's.
-    context.bootstrap = keep_predictions ? setup.bootstrap : 0;
+    context.bootstrap = intervals ? setup.bootstrap : 0;
     context.bootstrap_seed = setup.bootstrap_seed;
-    metrics.emplace_back(config.name, registry.create_as<Metric>(kinds::metric, config.name, setup.parameters));
-    metrics.back().second->reset(context);
+    metrics_.emplace_back(config.name, registry.create_as<Metric>(kinds::metric, config.name, setup.parameters));
+    metrics_.back().second->reset(context);
   }
+}
+
+MetricSet::~MetricSet() = default;
+
+void MetricSet::update(const float* probabilities, const std::int64_t* labels, std::size_t count) {
+  for (auto& metric : metrics_) metric.second->update(probabilities, labels, count);
+}
+
+json MetricSet::compute() const {
+  json out = json::object();
+  for (const auto& metric : metrics_) out[metric.first] = metric.second->compute();
+  return out;
+}
+
+namespace {
+
+// The class probabilities of one batch, softmax of the logits averaged over
+// the input and each test-time variant; adds the batch's summed loss to
+// `loss_sum` (and its images to `labelled`) when every image is labelled. The variants go through the whole
+// model: a feature cache holds the originals' features only.
+torch::Tensor batch_probabilities(ClassifierModel& model, const EvaluationSettings& settings, const Batch& batch,
+                                  const torch::Tensor& input, FeatureCache* feature_cache, double& loss_sum,
+                                  std::size_t& labelled) {
+  auto logits = (feature_cache ? model.head(cached_features(model, *feature_cache, batch, input))
+                               : model.forward_all(input).logits)
+                    .to(torch::kFloat);
+  auto probabilities = torch::softmax(logits, 1);
+  for (const auto& name : settings.tta) {
+    probabilities += torch::softmax(model.forward_all(tta_variant(input, name)).logits.to(torch::kFloat), 1);
+  }
+  if (!settings.tta.empty()) probabilities /= static_cast<double>(settings.tta.size() + 1);
+  // Images to predict carry no label (-1), which the loss refuses.
+  const bool all_labelled = std::all_of(batch.labels.begin(), batch.labels.end(), [](std::int64_t l) { return l >= 0; });
+  if (all_labelled) {
+    auto labels = torch::from_blob(const_cast<std::int64_t*>(batch.labels.data()), {batch.n}, torch::kLong)
+                      .to(settings.device);
+    // Without variants, exactly the training loss; with them, the
+    // cross-entropy of the averaged probabilities.
+    auto loss = settings.tta.empty()
+                    ? torch::nn::functional::cross_entropy(logits, labels)
+                    : torch::nn::functional::nll_loss(torch::log(probabilities.clamp_min(1e-12)), labels);
+    loss_sum += loss.item<double>() * static_cast<double>(batch.n);
+    labelled += static_cast<std::size_t>(batch.n);
+  }
+  return probabilities.to(torch::kCPU).contiguous();
+}
+
+}  // namespace
+
+Prediction make_prediction(std::string file, int label, const float* row, std::size_t classes) {
+  Prediction prediction;
+  prediction.file = std::move(file);
+  prediction.label = label;
+  prediction.probabilities.assign(row, row + classes);
+  // The lowest index wins a tie, as in the metrics.
+  prediction.predicted = static_cast<int>(std::max_element(row, row + classes) - row);
+  return prediction;
+}
+
+EvaluationReport evaluate_model(ClassifierModel& model, const Registry& registry, const EvaluationSettings& settings,
+                                ImageLoader& loader, bool keep_predictions, FeatureCache* feature_cache) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  // Intervals only where predictions are kept: the final evaluations, not every epoch's.
+  MetricSet metrics(registry, settings, keep_predictions);
   EvaluationReport result;
-  const auto classes = static_cast<std::int64_t>(settings.class_names.size());
+  const auto classes = settings.class_names.size();
   double loss_sum = 0;
   std::size_t labelled = 0;
   loader.start_epoch(0);
   Batch batch;
   while (loader.next(batch)) {
     auto input = to_input(batch, settings.device, settings.channels_last);
-    auto logits = (feature_cache ? model.head(cached_features(model, *feature_cache, batch, input))
-                                 : model.forward_all(input).logits)
-                      .to(torch::kFloat);
-    // Images to predict carry no label (-1), which cross-entropy refuses.
-    const bool all_labelled = std::all_of(batch.labels.begin(), batch.labels.end(), [](std::int64_t l) { return l >= 0; });
-    if (all_labelled) {
-      auto labels = torch::from_blob(batch.labels.data(), {batch.n}, torch::kLong).to(settings.device);
-      loss_sum += torch::nn::functional::cross_entropy(logits, labels).item<double>() * batch.n;
-      labelled += static_cast<std::size_t>(batch.n);
-    }
-    auto probabilities = torch::softmax(logits, 1).to(torch::kCPU).contiguous();
+    auto probabilities = batch_probabilities(model, settings, batch, input, feature_cache, loss_sum, labelled);
     const float* rows = probabilities.data_ptr<float>();
-    for (auto& metric : metrics) {
-      metric.second->update(rows, batch.labels.data(), static_cast<std::size_t>(batch.n));
-    }
+    metrics.update(rows, batch.labels.data(), static_cast<std::size_t>(batch.n));
     if (keep_predictions) {
       for (std::int64_t i = 0; i < batch.n; ++i) {
-        const Sample& sample = loader.samples()[batch.indices[static_cast<std::size_t>(i)]];
-        Prediction prediction;
-        prediction.file = sample.id;
-        prediction.label = static_cast<int>(batch.labels[static_cast<std::size_t>(i)]);
-        const float* row = rows + i * classes;
-        prediction.probabilities.assign(row, row + classes);
-        // The lowest index wins a tie, as in the metrics.
-        prediction.predicted = static_cast<int>(std::max_element(row, row + classes) - row);
-        result.predictions.push_back(std::move(prediction));
+        const auto k = static_cast<std::size_t>(i);
+        result.predictions.push_back(make_prediction(loader.samples()[batch.indices[k]].id,
+                                                     static_cast<int>(batch.labels[k]), rows + k * classes, classes));
       }
     }
     result.images += static_cast<std::size_t>(batch.n);
   }
   result.loss = labelled ? loss_sum / static_cast<double>(labelled) : 0.0;
-  for (auto& metric : metrics) result.metrics[metric.first] = metric.second->compute();
+  result.metrics = metrics.compute();
   for (const auto& s : loader.skipped()) result.skipped.emplace_back(s.id, s.reason);
   return result;
 }
@@ -266,6 +310,8 @@ TrainedRun::TrainedRun(const std::string& run_dir, const Registry& registry, con
     run.positive_class = run.dataset->positive_class();
   }
 
+  run.tta = options.tta ? *options.tta : run.pipeline.section("evaluation").get_strings("tta");
+  check_tta_names(run.tta);
   run.preprocess = detail::make_stages(run.pipeline.preprocess, registry, false, "preprocess");
   run.architecture =
       registry.create_as<Architecture>(kinds::architecture, run.pipeline.model.name, run.pipeline.model.parameters);
@@ -289,6 +335,7 @@ const Pipeline& TrainedRun::pipeline() const { return impl_->pipeline; }
 const std::vector<std::string>& TrainedRun::class_names() const { return impl_->class_names; }
 int TrainedRun::positive_class() const { return impl_->positive_class; }
 std::string TrainedRun::device() const { return impl_->device.str(); }
+const std::vector<std::string>& TrainedRun::tta() const { return impl_->tta; }
 
 EvaluationReport TrainedRun::evaluate_split(const std::string& split) {
   std::vector<Sample> samples = impl_->split_samples(split);  // creates the dataset first
@@ -339,7 +386,12 @@ std::vector<Sample> TrainedRun::Impl::split_samples(const std::string& split) {
 }
 
 EvaluationReport TrainedRun::evaluate_folder(const std::string& folder) {
-  Impl& run = *impl_;
+  std::vector<Sample> samples = impl_->folder_samples(folder);
+  return impl_->evaluate(std::make_shared<detail::FileDataset>(impl_->class_names), std::move(samples), true);
+}
+
+std::vector<Sample> TrainedRun::Impl::folder_samples(const std::string& folder) {
+  const Impl& run = *this;
   std::error_code error;
   const std::string problem = missing_path_reason(folder);
   if (!problem.empty()) throw Error(folder + ": " + (problem == "no such file" ? "no such folder" : problem));
@@ -366,7 +418,7 @@ EvaluationReport TrainedRun::evaluate_folder(const std::string& folder) {
     for (auto& file : list_image_files(class_folder.string())) samples.push_back({file, static_cast<int>(label), ""});
   }
   if (samples.empty()) throw Error(folder + ": the class folders hold no images");
-  return run.evaluate(std::make_shared<detail::FileDataset>(run.class_names), std::move(samples), true);
+  return samples;
 }
 
 std::vector<Prediction> TrainedRun::predict(const std::vector<std::string>& files) {

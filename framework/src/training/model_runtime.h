@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "cerebra/architecture.h"
 #include "cerebra/data.h"
 #include "cerebra/evaluate.h"
+#include "cerebra/metric.h"
 #include "cerebra/pipeline.h"
 
 namespace cerebra::detail {
@@ -47,11 +49,32 @@ struct EvaluationSettings {
   std::uint64_t bootstrap_seed = 7;
   torch::Device device = torch::kCPU;
   bool channels_last = false;
+  // Test-time variants (cerebra/tta.h) averaged with each image; empty for
+  // the per-epoch validation, the pipeline's [evaluation] tta for the final
+  // evaluations and `cerebra eval`.
+  std::vector<std::string> tta;
 };
 
 // [evaluation] and the parts of [run]/[training] that shape evaluation.
 EvaluationSettings evaluation_settings(const Pipeline& pipeline, const torch::Device& device,
                                        std::vector<std::string> class_names, int positive_class);
+
+// The pipeline's metrics reset for one evaluation, fed batch by batch;
+// bootstrap intervals only with `intervals`.
+class MetricSet {
+ public:
+  MetricSet(const Registry& registry, const EvaluationSettings& settings, bool intervals);
+  ~MetricSet();
+  void update(const float* probabilities, const std::int64_t* labels, std::size_t count);
+  nlohmann::json compute() const;  // metric name -> its report
+
+ private:
+  std::vector<std::pair<std::string, std::unique_ptr<Metric>>> metrics_;
+};
+
+// One image's outcome from its row of class probabilities (argmax, the lowest
+// index winning a tie, as in the metrics).
+Prediction make_prediction(std::string file, int label, const float* row, std::size_t classes);
 
 // Backbone features per loader sample index. With a frozen backbone and no
 // random augmentation an image's features never change, so they are computed

@@ -42,12 +42,14 @@ struct TrainedRun::Impl {
   std::shared_ptr<ClassifierModel> model;
   std::vector<Stage> preprocess;
   std::shared_ptr<const Dataset> dataset;  // the run's own, created on first use
+  std::vector<std::string> tta;  // test-time variants of every evaluation and prediction
 
   explicit Impl(const Registry& r) : registry(r) {}
 
   detail::EvaluationSettings settings(bool with_metrics) const {
     auto s = detail::evaluation_settings(pipeline, device, class_names, positive_class);
     if (!with_metrics) s.metrics.clear();
+    s.tta = tta;
     return s;
   }
 
@@ -66,6 +68,10 @@ struct TrainedRun::Impl {
   // The labelled samples of one split of split.csv, from the run's dataset;
   // an Error names the manifest when images are missing or classes differ.
   std::vector<Sample> split_samples(const std::string& split);
+
+  // The images of a folder with one sub-folder per class (named after the
+  // run's classes), labelled by folder; an Error names a stray folder.
+  std::vector<Sample> folder_samples(const std::string& folder);
 
   EvaluationReport evaluate(std::shared_ptr<const Dataset> source, std::vector<Sample> samples, bool with_metrics) {
     ImageLoader loader(std::move(source), std::move(samples), preprocess, {}, detail::loader_options(pipeline, false));

@@ -316,8 +316,10 @@ bool Trainer::train_epoch(Loaders& loaders) {
   return true;
 }
 
-EvaluationReport Trainer::evaluate(ImageLoader& loader, bool keep_predictions, FeatureCache* features) {
+EvaluationReport Trainer::evaluate(ImageLoader& loader, bool keep_predictions, FeatureCache* features,
+                                   bool final_evaluation) {
   auto settings = evaluation_settings(pipeline_, device_, assembly_.class_names, assembly_.positive_class);
+  if (final_evaluation) settings.tta = pipeline_.section("evaluation").get_strings("tta");
   return evaluate_model(*built_.model, registry_, settings, loader, keep_predictions, features);
 }
 
@@ -462,7 +464,7 @@ json Trainer::finish(Loaders& loaders, bool evaluate_best) {
   summary["split"] = {{"train", split.train.size()}, {"val", split.val.size()}, {"test", split.test.size()},
                       {"group_by", split.group_by},     {"duplicate_groups", split.duplicate_groups},
                       {"duplicate_files", split.duplicate_files}, {"excluded_overlap", split.excluded_overlap},
-                      {"hold_out", split.hold_out}};
+                      {"hold_out", split.hold_out}, {"seed", split_seed(pipeline_)}};
   if (split.hold_out == "source") {
     summary["split"]["source_clusters"] = split.source_clusters;
     json sources = json::object();  // split -> class -> cluster -> files
@@ -479,6 +481,8 @@ json Trainer::finish(Loaders& loaders, bool evaluate_best) {
   summary["best_value"] = std::isnan(state_.best_value) ? json(nullptr) : json(state_.best_value);
   summary["weights"] = transfer.get_string("weights");
   summary["transfer_mode"] = transfer.get_string("mode");
+  // Variants averaged into the val and test figures below (not the per-epoch ones).
+  summary["tta"] = pipeline_.section("evaluation").get_strings("tta");
 
   // Every view reads the same files, so the first view's list is the list.
   std::vector<SkippedFile> skipped = loaders.train.front()->skipped();
@@ -488,10 +492,10 @@ json Trainer::finish(Loaders& loaders, bool evaluate_best) {
   }
   if (evaluate_best && state_.best_epoch > 0 && result_.status != "interrupted") {
     load_checkpoint("best", false);
-    EvaluationReport val = evaluate(*loaders.val, false);
+    EvaluationReport val = evaluate(*loaders.val, false, nullptr, true);
     summary["val"] = {{"loss", val.loss}, {"metrics", val.metrics}};
     if (loaders.test) {
-      EvaluationReport test = evaluate(*loaders.test, true);
+      EvaluationReport test = evaluate(*loaders.test, true, nullptr, true);
       directory_.write_test_predictions(test.predictions, assembly_.class_names);
       summary["test"] = {{"loss", test.loss}, {"images", test.images}, {"metrics", test.metrics}};
       log_ << fmt::format("test ({} images, best epoch {}):", test.images, state_.best_epoch);

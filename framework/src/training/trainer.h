@@ -92,7 +92,10 @@ class Trainer : public TrainingSession {
   nlohmann::json epoch_figures(const EvaluationReport* val, double train_seconds, double seconds) const;
   void end_epoch(nlohmann::json figures);
   nlohmann::json finish(Loaders& loaders, bool evaluate_best);
-  EvaluationReport evaluate(ImageLoader& loader, bool keep_predictions, FeatureCache* features = nullptr);
+  // `final_evaluation`: the best checkpoint's, with the pipeline's test-time
+  // augmentation ([evaluation] tta), which every epoch's validation skips.
+  EvaluationReport evaluate(ImageLoader& loader, bool keep_predictions, FeatureCache* features = nullptr,
+                            bool final_evaluation = false);
   nlohmann::json training_state() const;
   void restore_training_state(const nlohmann::json& saved);
   template <class Hook>
