@@ -47,21 +47,17 @@ ProbeResult linear_probe(ClassifierModel& model, ImageLoader& train, ImageLoader
   result.train_images = static_cast<std::size_t>(fit.x.size(0));
   result.val_images = static_cast<std::size_t>(score.x.size(0));
 
-  // Standardised features make one learning rate fit every architecture.
+  // A ridge (least-squares) classifier on standardised features, solved in
+  // closed form: one well-shaped Gram matrix instead of hundreds of skinny
+  // gradient steps, which took most of a CNN pretraining epoch's time.
   const torch::Tensor mean = fit.x.mean(0), scale = fit.x.std(0).clamp_min(1e-6);
   const torch::Tensor x = (fit.x - mean) / scale, x_val = (score.x - mean) / scale;
-  torch::Tensor weight = torch::zeros({x.size(1), classes}, torch::requires_grad());
-  torch::Tensor bias = torch::zeros({classes}, torch::requires_grad());
-  torch::optim::Adam optimizer({weight, bias}, torch::optim::AdamOptions(0.01).weight_decay(1e-4));
-  {
-    torch::AutoGradMode enable(true);
-    for (int step = 0; step < 300; ++step) {  // full batch: a few thousand rows, cheap beside an epoch
-      optimizer.zero_grad();
-      torch::nn::functional::cross_entropy(x.matmul(weight) + bias, fit.y).backward();
-      optimizer.step();
-    }
-  }
-  const torch::Tensor predicted = (x_val.matmul(weight) + bias).argmax(1);
+  const torch::Tensor targets = torch::one_hot(fit.y, classes).to(torch::kFloat);
+  const auto n = static_cast<double>(x.size(0));
+  const torch::Tensor gram = x.t().matmul(x) / n + 0.1 * torch::eye(x.size(1));
+  const torch::Tensor target_mean = targets.mean(0);
+  const torch::Tensor weight = torch::linalg_solve(gram, x.t().matmul(targets - target_mean) / n);
+  const torch::Tensor predicted = (x_val.matmul(weight) + target_mean).argmax(1);
   result.accuracy = predicted.eq(score.y).to(torch::kDouble).mean().item<double>();
   return result;
 }

@@ -1,6 +1,7 @@
 // A linear probe: how well a frozen feature extractor's pooled features
-// separate the labelled classes, measured by fitting a softmax regression on
-// training images and scoring it on validation images. Self-supervised runs
+// separate the labelled classes, measured by fitting a linear (ridge,
+// least-squares) classifier on training images and scoring it on validation
+// images. Self-supervised runs
 // report it every few epochs, since their own loss says little about how
 // useful the features will be for classification. Internal; needs torch.
 #pragma once
