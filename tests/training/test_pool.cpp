@@ -2,6 +2,7 @@
 // and unlabelled folders that never holds a source's test image or a near
 // copy of one, and the linear probe that self-supervised runs report.
 #include <algorithm>
+#include <cstdlib>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -145,6 +146,24 @@ TEST(Pool, NoSourcesIsAnErrorThatSaysWhatToWrite) {
   auto result = run_command(cli() + " run " + dir.file("pool.toml") + " --set run.output=" + dir.file("runs"));
   EXPECT_EQ(result.exit_code, 1) << result.output;
   EXPECT_NE(result.output.find("pool: `sources` is empty"), std::string::npos) << result.output;
+}
+
+// Every shipped config (the pool's and the in-domain ones included) is valid
+// where the real data is: run from the project root, as their paths expect.
+TEST(ShippedConfigs, EveryConfigValidatesOnTheRealData) {
+  const char* data = std::getenv("CEREBRA_DATA");
+  if (!data || !fs::is_directory(fs::path(data) / "br35h") || !fs::is_directory(fs::path(data) / "brain-tumor-mri-4class")) {
+    GTEST_SKIP() << "$CEREBRA_DATA with br35h/ and brain-tumor-mri-4class/ not available";
+  }
+  std::vector<fs::path> configs;
+  for (const auto& entry : fs::directory_iterator(fs::path(CEREBRA_SOURCE_DIR) / "configs")) {
+    if (entry.path().extension() == ".toml") configs.push_back(entry.path());
+  }
+  ASSERT_GE(configs.size(), 10u);
+  for (const auto& config : configs) {
+    auto result = run_command("cd " + std::string(CEREBRA_SOURCE_DIR) + " && " + cli() + " validate " + config.string());
+    EXPECT_EQ(result.exit_code, 0) << result.output;
+  }
 }
 
 }  // namespace

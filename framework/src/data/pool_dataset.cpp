@@ -76,9 +76,11 @@ PoolDataset::PoolDataset(const Parameters& parameters, const Registry& registry,
     const auto same = std::count_if(sources_.begin(), sources_.end(),
                                     [&](const Source& other) { return other.name.substr(0, other.name.find('#')) == source.name; });
     if (same > 0) source.name += "#" + std::to_string(same + 1);
+    source.dataset->samples();  // a missing root or folder is reported now, not after minutes of splitting
     for (const auto& name : source.dataset->class_names()) class_names_.push_back(source.name + "/" + name);
     sources_.push_back(std::move(source));
   }
+  for (const auto& folder : unlabelled_folders_) list_image_files(resolve_dataset_root(folder));
 }
 
 std::vector<std::string> PoolDataset::class_names() const { return class_names_; }
@@ -155,7 +157,7 @@ SplitResult PoolDataset::split() const {
 
 void register_builtin_datasets(Registry& registry) {
   Schema schema;
-  schema.add_strings("sources", {},
+  schema.add_required("sources", ParameterType::StringList,
                      "Where the pool's training (and validation) images come from: pipeline files (\"configs/"
                      "br35h_cnn.toml\": split as its runs split it) or datasets (\"NAME\" or \"NAME:ROOT\": split as "
                      "this pipeline's [split] and seed split it); every source's test images and their near copies "
