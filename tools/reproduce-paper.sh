@@ -225,7 +225,9 @@ table() {
   done
   for m in ${indomain_models[@]+"${indomain_models[@]}"}; do
     selected "$d" "$m" && [[ -f "$configs/${d}_${m}_indomain.toml" ]] || continue
-    row "$(display "$m"), in-domain pretraining" "(ImageNet: $(paper_accuracy "${d}_$m"))" "${d}_${m}_indomain"
+    local paper=""  # the paper's pretrained rows started from ImageNet; its CNN from scratch
+    [[ "$m" == cnn ]] || paper="(ImageNet: $(paper_accuracy "${d}_$m"))"
+    row "$(display "$m"), in-domain pretraining" "$paper" "${d}_${m}_indomain"
     row "$(display "$m"), same recipe from scratch" "" "${d}_${m}_scratch_twin"
   done
   echo
