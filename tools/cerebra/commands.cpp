@@ -214,9 +214,7 @@ std::string dataset_problem(const Pipeline& pipeline, const Registry& registry) 
   try {
     auto dataset = registry.create_as<Dataset>(kinds::dataset, pipeline.dataset.name, pipeline.dataset.parameters);
     dataset->class_names();
-    // The pool lists its sources and folders when it is made; its samples()
-    // splits and audits them all, a run's work rather than a check's.
-    if (pipeline.dataset.name != "pool") dataset->samples();
+    dataset->check();
     return "";
   } catch (const std::exception& error) {
     const char* data = std::getenv("CEREBRA_DATA");

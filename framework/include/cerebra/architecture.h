@@ -80,4 +80,11 @@ class Architecture : public Component {
   virtual std::shared_ptr<ClassifierModel> build(std::int64_t num_classes) const = 0;
 };
 
+// One vector per image from ClassifierModel::features(): spatial maps are
+// averaged ([n, c, h, w] -> [n, c]); vectors pass as they are. What the
+// contrastive head and the linear probe both see.
+inline torch::Tensor pooled_features(const torch::Tensor& features) {
+  return features.dim() > 2 ? features.flatten(2).mean(2) : features;
+}
+
 }  // namespace cerebra

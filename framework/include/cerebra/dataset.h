@@ -37,6 +37,11 @@ class Dataset : public Component {
   // Every sample. Throws Error naming the path for a missing root or an empty
   // class folder.
   virtual std::vector<Sample> samples() const = 0;
+  // Whether the dataset can list its images (`cerebra validate`): throws
+  // Error naming the path when it cannot. The default lists them; a dataset
+  // whose listing is costly (the pool, which splits and audits its sources)
+  // checks only what listing needs.
+  virtual void check() const { samples(); }
   // The decoded image: 8-bit, 1 or 3 channels (BGR). Throws Error naming the
   // sample when it cannot be read. The default reads `sample.id` as a file
   // with read_image(), honouring the hint.

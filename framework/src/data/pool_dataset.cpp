@@ -1,7 +1,6 @@
 #include "pool_dataset.h"
 
 #include <algorithm>
-#include <set>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -19,6 +18,27 @@ class PlainFiles : public Dataset {
  public:
   std::vector<std::string> class_names() const override { return {}; }
   std::vector<Sample> samples() const override { return {}; }
+};
+
+// Reads each sample through the dataset that listed it, and files of
+// unlabelled folders plainly, so the pool's images are audited in one pass.
+class ByListing : public Dataset {
+ public:
+  std::vector<std::string> class_names() const override { return {}; }
+  std::vector<Sample> samples() const override { return {}; }
+  using Dataset::load;
+  cv::Mat load(const Sample& sample, const LoadHint& hint) const override { return of(sample).load(sample, hint); }
+  std::string fingerprint(const Sample& sample) const override { return of(sample).fingerprint(sample); }
+  // Records who listed `id` (null: an unlabelled folder); false when it was listed already.
+  bool add(const std::string& id, const Dataset* dataset) { return listed_.emplace(id, dataset).second; }
+
+ private:
+  const Dataset& of(const Sample& sample) const {
+    const auto it = listed_.find(sample.id);
+    return it == listed_.end() || !it->second ? plain_ : *it->second;
+  }
+  std::unordered_map<std::string, const Dataset*> listed_;
+  PlainFiles plain_;
 };
 
 bool names_pipeline(const std::string& entry) {
@@ -61,7 +81,7 @@ std::vector<Sample> without_copies(const Dataset& dataset, const std::vector<Sam
 
 struct PoolDataset::Contents {
   std::vector<Sample> samples;
-  std::unordered_map<std::string, std::size_t> source_of;  // id -> source; absent for unlabelled files
+  ByListing images;
   std::size_t excluded = 0;
 };
 
@@ -76,49 +96,42 @@ PoolDataset::PoolDataset(const Parameters& parameters, const Registry& registry,
     const auto same = std::count_if(sources_.begin(), sources_.end(),
                                     [&](const Source& other) { return other.name.substr(0, other.name.find('#')) == source.name; });
     if (same > 0) source.name += "#" + std::to_string(same + 1);
-    source.dataset->samples();  // a missing root or folder is reported now, not after minutes of splitting
     for (const auto& name : source.dataset->class_names()) class_names_.push_back(source.name + "/" + name);
     sources_.push_back(std::move(source));
   }
-  for (const auto& folder : unlabelled_folders_) list_image_files(resolve_dataset_root(folder));
 }
 
 std::vector<std::string> PoolDataset::class_names() const { return class_names_; }
 
+void PoolDataset::check() const {
+  for (const auto& source : sources_) source.dataset->check();
+  for (const auto& folder : unlabelled_folders_) list_image_files(resolve_dataset_root(folder));
+}
+
 const PoolDataset::Contents& PoolDataset::contents() const {
   std::call_once(gathered_, [this] {
+    check();  // a missing root or folder is reported now, not after minutes of splitting
     auto contents = std::make_shared<Contents>();
-    std::vector<std::vector<Sample>> candidates;
+    std::vector<Sample> candidates;
     std::vector<OtherImages> tests;
     for (const auto& source : sources_) {
       SplitResult split = split_source(source);
-      std::vector<Sample> kept;
       for (auto [part, subset] : {std::pair{&split.train, "train"}, std::pair{&split.val, "val"}}) {
-        for (const auto& s : *part) kept.push_back({s.id, s.label + static_cast<int>(source.first_class), subset});
+        for (const auto& s : *part) {
+          if (!contents->images.add(s.id, source.dataset.get())) {
+            throw Error(fmt::format("[dataset] pool: {} is listed by two sources; name each dataset once", s.id));
+          }
+          candidates.push_back({s.id, s.label + static_cast<int>(source.first_class), subset});
+        }
       }
-      candidates.push_back(std::move(kept));
       tests.push_back({source.dataset.get(), std::move(split.test)});
     }
-    std::set<std::string> seen;
-    for (std::size_t s = 0; s < sources_.size(); ++s) {
-      for (auto& sample : without_copies(*sources_[s].dataset, candidates[s], tests, splitting_.cache_dir,
-                                         contents->excluded)) {
-        if (!seen.insert(sample.id).second) {
-          throw Error(fmt::format("[dataset] pool: {} is listed by two sources; name each dataset once", sample.id));
-        }
-        contents->source_of[sample.id] = s;
-        contents->samples.push_back(std::move(sample));
-      }
-    }
-    std::vector<Sample> unlabelled;
     for (const auto& folder : unlabelled_folders_) {
       for (auto& file : list_image_files(resolve_dataset_root(folder))) {
-        if (seen.insert(file).second) unlabelled.push_back({std::move(file), -1, "train"});
+        if (contents->images.add(file, nullptr)) candidates.push_back({std::move(file), -1, "train"});
       }
     }
-    for (auto& sample : without_copies(PlainFiles{}, unlabelled, tests, splitting_.cache_dir, contents->excluded)) {
-      contents->samples.push_back(std::move(sample));
-    }
+    contents->samples = without_copies(contents->images, candidates, tests, splitting_.cache_dir, contents->excluded);
     contents_ = std::move(contents);
   });
   return *contents_;
@@ -134,18 +147,11 @@ SplitResult PoolDataset::split_source(const Source& source) const {
 
 std::vector<Sample> PoolDataset::samples() const { return contents().samples; }
 
-const Dataset& PoolDataset::dataset_of(const Sample& sample) const {
-  static const PlainFiles plain;
-  const auto& source_of = contents().source_of;
-  const auto it = source_of.find(sample.id);
-  return it == source_of.end() ? static_cast<const Dataset&>(plain) : *sources_[it->second].dataset;
-}
-
 cv::Mat PoolDataset::load(const Sample& sample, const LoadHint& hint) const {
-  return dataset_of(sample).load(sample, hint);
+  return contents().images.load(sample, hint);
 }
 
-std::string PoolDataset::fingerprint(const Sample& sample) const { return dataset_of(sample).fingerprint(sample); }
+std::string PoolDataset::fingerprint(const Sample& sample) const { return contents().images.fingerprint(sample); }
 
 SplitResult PoolDataset::split() const {
   SplitResult result;

@@ -49,6 +49,9 @@ class PoolDataset : public Dataset {
   using Dataset::load;
   cv::Mat load(const Sample& sample, const LoadHint& hint) const override;
   std::string fingerprint(const Sample& sample) const override;
+  // Lists each source and unlabelled folder; gathering the pool (splitting
+  // and auditing every source) is left to samples(), a run's work.
+  void check() const override;
 
   // The split the pool fixes: train and val as samples() marks them, no test;
   // excluded_overlap counts the images left out as copies of test images.
@@ -58,7 +61,6 @@ class PoolDataset : public Dataset {
   struct Contents;
 
   const Contents& contents() const;  // gathered on first use
-  const Dataset& dataset_of(const Sample& sample) const;
   SplitResult split_source(const Source& source) const;
 
   const Registry& registry_;

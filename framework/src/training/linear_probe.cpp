@@ -11,16 +11,15 @@ struct Features {
 };
 
 // Pooled features of every labelled image of a loader, in evaluation mode.
-Features pooled_features(ClassifierModel& model, ImageLoader& loader, const torch::Device& device,
+Features features_of(ClassifierModel& model, ImageLoader& loader, const torch::Device& device,
                          bool channels_last) {
   std::vector<torch::Tensor> rows;
   std::vector<std::int64_t> labels;
   loader.start_epoch(0);
   Batch batch;
   while (loader.next(batch)) {
-    torch::Tensor f = model.features(to_input(batch, device, channels_last)).to(torch::kFloat);
-    if (f.dim() > 2) f = f.flatten(2).mean(2);  // spatial maps averaged, as the contrastive head sees them
-    f = f.flatten(1).to(torch::kCPU);
+    const torch::Tensor f =
+        pooled_features(model.features(to_input(batch, device, channels_last))).to(torch::kFloat).to(torch::kCPU);
     for (std::int64_t i = 0; i < batch.n; ++i) {
       const std::int64_t label = batch.labels[static_cast<std::size_t>(i)];
       if (label < 0) continue;
@@ -39,8 +38,8 @@ ProbeResult linear_probe(ClassifierModel& model, ImageLoader& train, ImageLoader
   torch::NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
-  Features fit = pooled_features(model, train, device, channels_last);
-  Features score = pooled_features(model, val, device, channels_last);
+  Features fit = features_of(model, train, device, channels_last);
+  Features score = features_of(model, val, device, channels_last);
   model.train(was_training);
   ProbeResult result;
   if (!fit.x.defined() || !score.x.defined()) return result;

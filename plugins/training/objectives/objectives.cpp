@@ -57,7 +57,7 @@ class Contrastive : public cerebra::Objective {
 
   cerebra::StepResult step(cerebra::StepInputs& inputs) override {
     auto embed = [&](std::size_t view) {
-      auto z = projection_->forward(pooled(inputs.model().features(inputs.input(view))).to(torch::kFloat));
+      auto z = projection_->forward(cerebra::pooled_features(inputs.model().features(inputs.input(view))).to(torch::kFloat));
       return torch::nn::functional::normalize(z, torch::nn::functional::NormalizeFuncOptions().dim(1));
     };
     const torch::Tensor z = torch::cat({embed(0), embed(1)});
@@ -70,17 +70,12 @@ class Contrastive : public cerebra::Objective {
   }
 
  private:
-  // Spatial feature maps are averaged to one vector per image.
-  static torch::Tensor pooled(const torch::Tensor& features) {
-    return features.dim() > 2 ? features.flatten(2).mean(2) : features;
-  }
-
   static std::int64_t feature_size(cerebra::ClassifierModel& model, const cerebra::ObjectiveContext& context) {
     torch::NoGradGuard no_grad;
     const bool training = model.is_training();
     model.eval();  // batch norm cannot train on a batch of one
     const auto probe = torch::zeros({1, context.channels, context.height, context.width}, torch::TensorOptions().device(context.device));
-    const std::int64_t size = pooled(model.features(probe)).size(1);
+    const std::int64_t size = cerebra::pooled_features(model.features(probe)).size(1);
     model.train(training);
     return size;
   }
