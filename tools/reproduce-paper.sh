@@ -25,7 +25,9 @@ Options:
                     or build/bin/cerebra)
   --tables-only     train nothing: rebuild the tables from the runs in --out
   --no-indomain     leave out the in-domain rows (pretraining, fine-tuning from
-                    it and the from-scratch twins; about two hours on 2 cores)
+                    it and the from-scratch twins; on 2 cores ResNet50's alone
+                    take about two hours, VGG16's and InceptionV3's many more:
+                    choose with --only)
   -h, --help        this help
 
 Anything after `--` is passed to every `cerebra run` (e.g. -- --set training.epochs=1).
