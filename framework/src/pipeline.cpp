@@ -49,6 +49,11 @@ std::vector<SectionSpec> make_sections() {
                  "retain keeps freed memory for reuse (much faster CPU training steps); system leaves "
                  "the C library's defaults")
         .one_of({"retain", "system"});
+    s.add_string("precision", "auto",
+                 "Forward-pass arithmetic: auto (bf16 on a CPU with native bf16, bf16 or fp16 on a GPU by its "
+                 "generation, else fp32), fp32, bf16, or fp16 (CUDA, with a dynamic loss scale); weights, "
+                 "optimizer state, loss and metrics stay fp32")
+        .one_of({"auto", "fp32", "bf16", "fp16"});
   }
   component("dataset", kinds::dataset, false, true, "Where the images come from");
   {
@@ -115,14 +120,16 @@ std::vector<SectionSpec> make_sections() {
         .one_of({"none", "weighted_sampler"});
     s.add_string("monitor", "val_accuracy",
                  "Per-epoch figure that picks the best checkpoint (and drives early stopping)");
-    s.add_bool("amp", true, "Automatic mixed precision on CUDA");
-    s.add_bool("channels_last", false, "Channels-last memory format for convolutions");
+    s.add_bool("channels_last", true,
+               "Channels-last weights and inputs (NHWC), which oneDNN's convolutions run fastest, most of all in "
+               "bf16 (measured per architecture in docs/performance.md); false keeps NCHW");
     s.add_int("probe_every", 5,
               "Self-supervised objectives: every this many epochs (and after the last), a linear probe of the "
               "features on the labelled validation images gives val_probe_accuracy; 0 never")
         .range(0, 100000);
     sections.back().moved_keys = {
         {"optimizer", "[optimizer] type"},
+        {"amp", "[run] precision (\"fp32\" for amp = false)"},
         {"learning_rate", "[optimizer] learning_rate"},
         {"backbone_learning_rate", "[optimizer] backbone_learning_rate"},
         {"weight_decay", "[optimizer] weight_decay"},

@@ -150,14 +150,17 @@ BuiltModel build_model(const Pipeline& pipeline, const Assembly& assembly, const
       }
     }
   }
-  built.model->to(device);
-  if (pipeline.section("training").get_bool("channels_last")) {
-    torch::NoGradGuard no_grad;
-    for (auto& parameter : built.model->parameters()) {
-      if (parameter.dim() == 4) parameter.set_data(parameter.contiguous(torch::MemoryFormat::ChannelsLast));
-    }
-  }
+  place_model(*built.model, device, pipeline.section("training").get_bool("channels_last"));
   return built;
+}
+
+void place_model(ClassifierModel& model, const torch::Device& device, bool channels_last) {
+  model.to(device);
+  if (!channels_last) return;
+  torch::NoGradGuard no_grad;
+  for (auto& parameter : model.parameters()) {
+    if (parameter.dim() == 4) parameter.set_data(parameter.contiguous(torch::MemoryFormat::ChannelsLast));
+  }
 }
 
 std::vector<ParameterGroup> parameter_groups(ClassifierModel& model, const ArchitectureInfo& info,

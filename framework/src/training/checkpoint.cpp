@@ -37,6 +37,7 @@ json Trainer::training_state() const {
   state["best_epoch"] = state_.best_epoch;
   state["figures"] = state_.figures;  // this epoch's metrics line, restored if a crash lost it
   state["schedule"] = schedule_->state();
+  if (scaler_) state["loss_scale"] = {{"scale", scaler_->current_scale()}, {"good_steps", scaler_->good_steps()}};
   state["callbacks"] = json::array();
   for (const auto& callback : callbacks_) state["callbacks"].push_back(callback->state());
   return state;
@@ -48,6 +49,10 @@ void Trainer::restore_training_state(const json& saved) {
   state_.best_epoch = saved.at("best_epoch").get<int>();
   state_.figures = saved.value("figures", json());
   schedule_->restore(saved.at("schedule"));
+  // A run resumed in fp16 from a checkpoint of another precision starts the scale afresh.
+  if (scaler_ && saved.contains("loss_scale")) {
+    scaler_->restore(saved["loss_scale"].at("scale").get<double>(), saved["loss_scale"].at("good_steps").get<std::int64_t>());
+  }
   const json& callbacks = saved.at("callbacks");
   if (callbacks.size() != callbacks_.size()) {
     throw Error("the checkpoint holds the state of " + std::to_string(callbacks.size()) + " callbacks but the pipeline has " +

@@ -158,6 +158,7 @@ EvaluationSettings evaluation_settings(const Pipeline& pipeline, const torch::De
   settings.bootstrap_seed = static_cast<std::uint64_t>(evaluation.get_int("bootstrap_seed"));
   settings.device = device;
   settings.channels_last = pipeline.section("training").get_bool("channels_last");
+  settings.precision = evaluation_precision(pipeline.section("run").get_string("precision"), device);
   return settings;
 }
 
@@ -265,7 +266,11 @@ EvaluationReport evaluate_model(ClassifierModel& model, const Registry& registry
   Batch batch;
   while (loader.next(batch)) {
     auto input = to_input(batch, settings.device, settings.channels_last);
-    auto probabilities = batch_probabilities(model, settings, batch, input, feature_cache, loss_sum, labelled);
+    torch::Tensor probabilities;
+    {
+      AutocastScope autocast(settings.device, settings.precision);
+      probabilities = batch_probabilities(model, settings, batch, input, feature_cache, loss_sum, labelled);
+    }
     const float* rows = probabilities.data_ptr<float>();
     metrics.update(rows, batch.labels.data(), static_cast<std::size_t>(batch.n));
     if (keep_predictions) {
@@ -325,6 +330,7 @@ TrainedRun::TrainedRun(const std::string& run_dir, const Registry& registry, con
   torch::serialize::InputArchive archive;
   detail::read_checkpoint(checkpoint, run.device, archive);
   detail::load_model_state(*run.model, archive, checkpoint);
+  detail::place_model(*run.model, run.device, run.pipeline.section("training").get_bool("channels_last"));
   run.model->eval();
 }
 

@@ -15,6 +15,7 @@
 #include "cerebra/evaluate.h"
 #include "cerebra/metric.h"
 #include "cerebra/pipeline.h"
+#include "precision.h"
 
 namespace cerebra::detail {
 
@@ -31,6 +32,10 @@ std::vector<Stage> make_stages(const std::vector<ComponentConfig>& configs, cons
 // Loader settings of a pipeline: training shuffles and may weight classes;
 // evaluation reads in order.
 LoaderOptions loader_options(const Pipeline& pipeline, bool training);
+
+// Moves `model` to `device`, its convolution weights channels-last when asked
+// (they then meet channels-last inputs without a layout conversion).
+void place_model(ClassifierModel& model, const torch::Device& device, bool channels_last);
 
 torch::Tensor to_input(const Batch& batch, const torch::Device& device, bool channels_last);
 
@@ -49,6 +54,9 @@ struct EvaluationSettings {
   std::uint64_t bootstrap_seed = 7;
   torch::Device device = torch::kCPU;
   bool channels_last = false;
+  // Autocast of every forward pass ([run] precision; fp16 asked of a CPU
+  // evaluates in fp32); probabilities and metrics are float32 regardless.
+  Precision precision = Precision::fp32;
   // Test-time variants (cerebra/tta.h) averaged with each image; empty for
   // the per-epoch validation, the pipeline's [evaluation] tta for the final
   // evaluations and `cerebra eval`.

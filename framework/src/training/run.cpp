@@ -76,7 +76,7 @@ RunResult run_pipeline(const Pipeline& pipeline, const Registry& registry, const
 
 const std::vector<std::string>& resumable_settings() {
   static const std::vector<std::string> settings{
-      "run.device",       "run.threads",    "run.allocator",      "loader.threads", "loader.prefetch",
+      "run.device",       "run.threads",    "run.allocator",      "run.precision",      "loader.threads", "loader.prefetch",
       "loader.cache",     "loader.cache_dir", "loader.on_bad_file", "training.epochs"};
   return settings;
 }

@@ -12,7 +12,6 @@
 #include <limits>
 #include <ostream>
 
-#include <ATen/autocast_mode.h>
 #include <fmt/format.h>
 
 #include "../callbacks/builtin_callbacks.h"
@@ -191,6 +190,8 @@ std::string Trainer::monitored_figure() const {
 
 void Trainer::set_up() {
   set_compute_threads(pipeline_.section("run"));
+  precision_ = choose_precision(pipeline_.section("run").get_string("precision"), compute_facts(device_));
+  if (precision_.precision == Precision::fp16) scaler_ = std::make_unique<LossScaler>(device_, LossScaler::Options{});
   allocator_ = configure_allocator(pipeline_.section("run").get_string("allocator"));
   torch::manual_seed(static_cast<std::uint64_t>(pipeline_.section("run").get_int("seed")));
   assembly_ = assemble(pipeline_, registry_, directory_);
@@ -213,6 +214,7 @@ void Trainer::set_up() {
   log_ << "training: " << pipeline_.objective.name << " objective, " << pipeline_.loss.name << " loss, "
        << pipeline_.optimizer.name << ", " << pipeline_.schedule.name << " schedule\n";
   log_ << "memory: " << allocator_ << "\n";
+  log_ << "precision: " << precision_name(precision_.precision) << " (" << precision_.reason << ")\n";
   if (cache_features_) {
     log_ << "feature_extract without augmentation: backbone features are computed once and cached "
             "(auxiliary heads, if any, do not train in this mode)\n";
@@ -236,42 +238,44 @@ void Trainer::apply_schedule(std::size_t batch, std::size_t batches) {
   for (std::size_t i = 0; i < groups.size(); ++i) groups[i].options().set_lr(base_rates_[i] * rate_factor_);
 }
 
-// Seam: precision. Autocast on CUDA with a dynamic loss scale for float16;
-// fp32 elsewhere. Seam: data-parallel gradient synchronisation goes between
-// backward() and step().
+// Seam: precision. The objective's forward pass runs under autocast
+// ([run] precision); backward, the optimizer and the loss stay float32.
 void Trainer::take_step(Inputs& inputs, std::int64_t batch_size) {
-  const bool amp = training_.get_bool("amp") && device_.is_cuda();
   optimizer_->zero_grad();
   StepResult step;
-  if (amp) at::autocast::set_enabled(true);
-  step = objective_->step(inputs);
-  if (amp) {
-    at::autocast::clear_cache();
-    at::autocast::set_enabled(false);
+  {
+    AutocastScope autocast(device_, precision_.precision);
+    step = objective_->step(inputs);
   }
   const double loss_value = step.loss.item<double>();
   state_.batch_loss = loss_value;
   if (!std::isfinite(loss_value)) return;
-  if (amp) {
-    (step.loss * loss_scale_).backward();
-    bool finite = true;
-    for (auto& p : built_.model->parameters()) {
-      if (p.grad().defined()) {
-        p.grad().div_(loss_scale_);
-        finite = finite && torch::isfinite(p.grad()).all().item<bool>();
-      }
-    }
-    if (finite) optimizer_->step(); else loss_scale_ /= 2;
-  } else {
-    step.loss.backward();
-    optimizer_->step();
-  }
+  backward_and_step(step.loss);
   loss_sum_ += loss_value * batch_size;
   state_.images_seen += static_cast<std::size_t>(batch_size);
   state_.epoch_loss = loss_sum_ / static_cast<double>(state_.images_seen);
   if (step.logits.defined() && objective_->needs().labels) {
     correct_ += static_cast<std::size_t>(step.logits.argmax(1).eq(inputs.labels()).sum().item<std::int64_t>());
   }
+}
+
+// Seam: data-parallel gradient synchronisation goes between backward() and
+// the step (after unscaling, where there is a loss scale).
+bool Trainer::backward_and_step(const torch::Tensor& loss) {
+  if (!scaler_) {
+    loss.backward();
+    optimizer_->step();
+    return true;
+  }
+  scaler_->scale(loss).backward();
+  std::vector<torch::Tensor> parameters;
+  for (auto& group : optimizer_->param_groups()) {
+    for (auto& p : group.params()) parameters.push_back(p);
+  }
+  const bool finite = scaler_->unscale(parameters);
+  if (finite) optimizer_->step();
+  scaler_->update();
+  return finite;
 }
 
 // Trains one epoch; false when it stopped early (a non-finite loss, Ctrl-C).
@@ -298,9 +302,11 @@ bool Trainer::train_epoch(Loaders& loaders) {
     Inputs inputs(*this, views);
     take_step(inputs, views[0].n);
     if (!std::isfinite(state_.batch_loss)) {
+      // NaN's sign bit varies with the arithmetic (bf16 gives -nan): say "nan".
+      const std::string value = std::isnan(state_.batch_loss) ? "nan" : fmt::format("{}", state_.batch_loss);
       request_stop("failed", fmt::format("non-finite loss ({}) at epoch {}, batch {}; stopped. The last good "
                                          "checkpoint is kept; try a lower learning rate",
-                                         state_.batch_loss, state_.epoch + 1, state_.batch));
+                                         value, state_.epoch + 1, state_.batch));
       return false;
     }
     state_.epoch_seconds = seconds_since(epoch_start);
@@ -461,6 +467,8 @@ json Trainer::finish(Loaders& loaders, bool evaluate_best) {
   summary["device"] = device_.str();
   summary["threads"] = torch::get_num_threads();
   summary["allocator"] = allocator_;
+  summary["precision"] = precision_name(precision_.precision);
+  summary["precision_reason"] = precision_.reason;
   summary["split"] = {{"train", split.train.size()}, {"val", split.val.size()}, {"test", split.test.size()},
                       {"group_by", split.group_by},     {"duplicate_groups", split.duplicate_groups},
                       {"duplicate_files", split.duplicate_files}, {"excluded_overlap", split.excluded_overlap},

@@ -16,6 +16,7 @@
 #include "cerebra/schedule.h"
 #include "cerebra/training.h"
 #include "model_runtime.h"
+#include "precision.h"
 
 namespace cerebra::detail {
 
@@ -88,6 +89,9 @@ class Trainer : public TrainingSession {
   void apply_schedule(std::size_t batch, std::size_t batches);
   bool train_epoch(Loaders& loaders);
   void take_step(Inputs& inputs, std::int64_t batch_size);
+  // backward() and the optimizer step; false when fp16 gradients overflowed
+  // and the step was skipped.
+  bool backward_and_step(const torch::Tensor& loss);
   // `val` null: a self-supervised run, whose classifier head is never trained.
   nlohmann::json epoch_figures(const EvaluationReport* val, double train_seconds, double seconds) const;
   void end_epoch(nlohmann::json figures);
@@ -118,7 +122,8 @@ class Trainer : public TrainingSession {
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::vector<double> base_rates_;
   double rate_factor_ = 1.0;
-  double loss_scale_ = 65536.0;  // dynamic loss scaling for float16 autocast on CUDA
+  PrecisionChoice precision_;            // [run] precision as chosen for this device
+  std::unique_ptr<LossScaler> scaler_;   // float16 only
   double loss_sum_ = 0;          // of the epoch in progress
   std::size_t correct_ = 0;      // of the epoch in progress
   bool cache_features_ = false;

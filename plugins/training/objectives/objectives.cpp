@@ -57,7 +57,9 @@ class Contrastive : public cerebra::Objective {
 
   cerebra::StepResult step(cerebra::StepInputs& inputs) override {
     auto embed = [&](std::size_t view) {
-      auto z = projection_->forward(cerebra::pooled_features(inputs.model().features(inputs.input(view))).to(torch::kFloat));
+      // The similarities in float32, whatever precision the forward pass ran in.
+      auto z = projection_->forward(cerebra::pooled_features(inputs.model().features(inputs.input(view))))
+                   .to(torch::kFloat);
       return torch::nn::functional::normalize(z, torch::nn::functional::NormalizeFuncOptions().dim(1));
     };
     const torch::Tensor z = torch::cat({embed(0), embed(1)});

@@ -1,5 +1,6 @@
 // Optimizer components: adam, adamw and sgd, with weight decay and separate
 // learning rates for the backbone and the head.
+#include "adam_step.h"
 #include "cerebra/plugin_abi.h"
 #include "cerebra/training.h"
 
@@ -34,19 +35,28 @@ class RatedOptimizer : public cerebra::Optimizer {
   double head_rate_, backbone_rate_, weight_decay_;
 };
 
-// Adam and AdamW differ only in torch's classes.
+// Adam and AdamW differ only in torch's classes. "torch" runs torch's own
+// step; the others a faster one with the same state (adam_step.h).
 template <class TorchOptimizer, class TorchOptions>
 class AdamFamily : public RatedOptimizer {
  public:
-  using RatedOptimizer::RatedOptimizer;
+  explicit AdamFamily(const cerebra::Parameters& p)
+      : RatedOptimizer(p), implementation_(p.get_string("implementation")) {
+    if (implementation_ != "torch") cerebra_optimizers::adam_implementation(implementation_);  // checks the name
+  }
 
  protected:
   std::unique_ptr<OptimizerOptions> options(double rate) const override {
     return std::make_unique<TorchOptions>(TorchOptions(rate).weight_decay(weight_decay_));
   }
   std::unique_ptr<torch::optim::Optimizer> make(std::vector<OptimizerParamGroup> groups) const override {
-    return std::make_unique<TorchOptimizer>(std::move(groups), TorchOptions(head_rate_));
+    if (implementation_ == "torch") return std::make_unique<TorchOptimizer>(std::move(groups), TorchOptions(head_rate_));
+    return std::make_unique<cerebra_optimizers::FastAdam<TorchOptimizer>>(
+        std::move(groups), TorchOptions(head_rate_), cerebra_optimizers::adam_implementation(implementation_));
   }
+
+ private:
+  std::string implementation_;
 };
 
 using Adam = AdamFamily<torch::optim::Adam, torch::optim::AdamOptions>;
@@ -82,10 +92,20 @@ cerebra::Schema rated_schema(double default_decay) {
   return schema;
 }
 
+cerebra::Schema adam_schema(double default_decay) {
+  cerebra::Schema schema = rated_schema(default_decay);
+  schema.add_string("implementation", "auto",
+                    "auto: one fused pass per parameter on the CPU, multi-tensor (_foreach_) kernels elsewhere; "
+                    "fused or foreach to insist on one; torch: LibTorch's reference loop (same results within "
+                    "rounding, same checkpoint state)")
+      .one_of({"auto", "fused", "foreach", "torch"});
+  return schema;
+}
+
 void register_components(cerebra::Registry& registry) {
-  registry.add<Adam>(cerebra::kinds::optimizer, "adam", "Adam (Kingma and Ba), L2 weight decay", rated_schema(0));
+  registry.add<Adam>(cerebra::kinds::optimizer, "adam", "Adam (Kingma and Ba), L2 weight decay", adam_schema(0));
   registry.add<AdamW>(cerebra::kinds::optimizer, "adamw", "AdamW: Adam with decoupled weight decay",
-                      rated_schema(0.01));
+                      adam_schema(0.01));
   cerebra::Schema sgd = rated_schema(0);
   sgd.add_float("momentum", 0.9, "Momentum").range(0, 1);
   sgd.add_bool("nesterov", false, "Nesterov momentum (needs momentum > 0)");
