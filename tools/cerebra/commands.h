@@ -76,6 +76,10 @@ struct ExplainCommandOptions {
   std::size_t images = 64;         // --sanity: at most this many images
   std::string device = "auto";
 };
+// export_command.cpp: the run's best checkpoint as `format` (pth, safetensors, torchscript) at `out`.
+int command_export(const CommonOptions& common, const std::string& run_dir, const std::string& format,
+                   const std::string& out);
+
 // explain_command.cpp
 int command_explain(const CommonOptions& common, const std::string& run_dir, const std::vector<std::string>& paths,
                     const ExplainCommandOptions& options);

@@ -64,5 +64,6 @@ int verb_explain(Invocation& in);
 int verb_compare(Invocation& in);
 int verb_audit(Invocation& in);
 int verb_report(Invocation& in);
+int verb_export(Invocation& in);
 
 }  // namespace cerebra::cli

@@ -30,6 +30,8 @@ Commands:
   report RUN_DIR...      a self-contained HTML report of a run, or of runs side by side
   explain RUN_DIR IMAGE_OR_DIR...
                          Grad-CAM heat maps for each image; --sanity checks them
+  export RUN_DIR --format pth|safetensors|torchscript --out FILE
+                         the run's model for Python (torchvision's names), with MODEL_CARD.md
 
 Options for every command:
   --plugin-path DIR      also search DIR for plugins (repeatable)
@@ -51,7 +53,7 @@ struct Verb {
 const Verb kVerbs[] = {
     {"list", verb_list},       {"inspect", verb_inspect}, {"validate", verb_validate}, {"run", verb_run},
     {"eval", verb_eval},       {"predict", verb_predict}, {"explain", verb_explain},   {"compare", verb_compare},
-    {"audit", verb_audit},     {"report", verb_report},
+    {"audit", verb_audit},     {"report", verb_report},   {"export", verb_export},
 };
 
 int dispatch(const std::string& verb, int argc, char** argv) {

@@ -1,8 +1,10 @@
 // Each verb of `cerebra`: its synopsis, its options, the checks only it can
 // make, and the call into commands.cpp and friends.
+#include <algorithm>
 #include <exception>
 #include <string>
 
+#include "cerebra/export.h"
 #include "cerebra/host.h"
 #include "cerebra/tta.h"
 #include "invocation.h"
@@ -214,6 +216,30 @@ int verb_report(Invocation& in) {
     return in.usage_error("several runs need --out FILE.html (a run's own report.html describes that run alone)");
   }
   return command_report(in.common, in.positional(), out);
+}
+
+int verb_export(Invocation& in) {
+  in.describe("cerebra export RUN_DIR --format pth|safetensors|torchscript --out FILE\n\n"
+              "Writes the run's best checkpoint for the Python ecosystem, with MODEL_CARD.md (data,\n"
+              "split, metrics, preprocessing, how to load it, intended use) beside FILE:\n"
+              "  pth          a state dict as torch.save writes it (torch.load, weights_only=True too)\n"
+              "  safetensors  the same state dict as safetensors\n"
+              "  torchscript  a module torch.jit.load runs without Cerebra (cnn, resnet50, vgg16)\n"
+              "State dicts carry torchvision's parameter names, so torchvision.models.resnet50(num_classes=N)\n"
+              "(vgg16, inception_v3) loads them strictly; the study's cnn has its module in the card.\n"
+              "Exit codes: 0 written, 1 the run or the file could not be handled, 2 bad usage.");
+  std::string format, out;
+  in.add_options()
+      ("format", po::value(&format)->value_name("FORMAT"), "pth, safetensors or torchscript")
+      ("out", po::value(&out)->value_name("FILE"), "the file to write (MODEL_CARD.md goes beside it)");
+  if (auto code = in.parse(1, 1)) return *code;
+  if (format.empty()) return in.usage_error("--format is required (pth, safetensors or torchscript)");
+  const auto& formats = cerebra::export_formats();
+  if (std::find(formats.begin(), formats.end(), format) == formats.end()) {
+    return in.usage_error("unknown --format '" + format + "' (pth, safetensors or torchscript)");
+  }
+  if (out.empty()) return in.usage_error("--out FILE is required");
+  return command_export(in.common, in.first(), format, out);
 }
 
 }  // namespace cerebra::cli

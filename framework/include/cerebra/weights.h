@@ -28,8 +28,15 @@ StateDict read_state_dict(const std::string& path);
 StateDict read_torch_state_dict(const std::string& path);
 StateDict read_safetensors(const std::string& path);
 
-// Writes tensors as safetensors (contiguous CPU copies; names must be unique).
+// Writes tensors as safetensors (contiguous CPU copies; names must be unique),
+// atomically (cerebra/files.h); safetensors_bytes is the file's content.
 void write_safetensors(const std::string& path, const StateDict& tensors);
+std::string safetensors_bytes(const StateDict& tensors);
+
+// A state dict as Python's torch.save writes it (the zip layout), which
+// torch.load reads, with weights_only=True too: an OrderedDict of contiguous
+// CPU tensors in the order given.
+std::string torch_state_dict_bytes(const StateDict& tensors);
 
 struct WeightsOptions {
   // The classification head's module paths (matched on whole path

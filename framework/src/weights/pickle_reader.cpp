@@ -23,6 +23,16 @@
 
 namespace cerebra::detail {
 
+const std::map<std::string, torch::ScalarType>& torch_storage_types() {
+  static const std::map<std::string, torch::ScalarType> types{
+      {"FloatStorage", torch::kFloat},    {"DoubleStorage", torch::kDouble},
+      {"HalfStorage", torch::kHalf},      {"BFloat16Storage", torch::kBFloat16},
+      {"LongStorage", torch::kLong},      {"IntStorage", torch::kInt},
+      {"ShortStorage", torch::kShort},    {"CharStorage", torch::kChar},
+      {"ByteStorage", torch::kByte},      {"BoolStorage", torch::kBool}};
+  return types;
+}
+
 namespace {
 
 // Pickle values: only what a state dict is made of.
@@ -82,14 +92,8 @@ const char* kind_name(Value::Kind kind) {
 // Storage classes as torch.save names them (torch.FloatStorage, ...).
 std::optional<torch::ScalarType> storage_dtype(const std::string& module, const std::string& name) {
   if (module != "torch") return std::nullopt;
-  static const std::map<std::string, torch::ScalarType> types{
-      {"FloatStorage", torch::kFloat},    {"DoubleStorage", torch::kDouble},
-      {"HalfStorage", torch::kHalf},      {"BFloat16Storage", torch::kBFloat16},
-      {"LongStorage", torch::kLong},      {"IntStorage", torch::kInt},
-      {"ShortStorage", torch::kShort},    {"CharStorage", torch::kChar},
-      {"ByteStorage", torch::kByte},      {"BoolStorage", torch::kBool}};
-  auto found = types.find(name);
-  if (found == types.end()) return std::nullopt;
+  auto found = torch_storage_types().find(name);
+  if (found == torch_storage_types().end()) return std::nullopt;
   return found->second;
 }
 

@@ -3,12 +3,12 @@
 #include "weights_files.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <map>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include "cerebra/files.h"
 
 namespace cerebra {
 
@@ -100,7 +100,7 @@ StateDict read_safetensors(const std::string& path) {
   return state;
 }
 
-void write_safetensors(const std::string& path, const StateDict& tensors) {
+std::string safetensors_bytes(const StateDict& tensors) {
   std::map<torch::ScalarType, std::string> names;
   for (const auto& [name, type] : safetensors_types()) names[type] = name;
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
@@ -120,16 +120,19 @@ void write_safetensors(const std::string& path, const StateDict& tensors) {
   }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // keeps the tensor data 8-byte aligned
-  std::ofstream out(path, std::ios::binary);
-  if (!out) throw Error("cannot write '" + path + "': " + std::strerror(errno));
+  std::string out;
+  out.reserve(8 + text.size() + offset);
   const std::uint64_t length = text.size();
-  out.write(reinterpret_cast<const char*>(&length), sizeof length);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  out.append(reinterpret_cast<const char*>(&length), sizeof length);
+  out += text;
   for (const auto& tensor : data) {
-    out.write(static_cast<const char*>(tensor.data_ptr()),
-              static_cast<std::streamsize>(tensor.numel() * tensor.element_size()));
+    out.append(static_cast<const char*>(tensor.data_ptr()), tensor.numel() * tensor.element_size());
   }
-  if (!out) throw Error("cannot write '" + path + "'");
+  return out;
+}
+
+void write_safetensors(const std::string& path, const StateDict& tensors) {
+  write_file_atomically(path, safetensors_bytes(tensors));
 }
 
 }  // namespace cerebra

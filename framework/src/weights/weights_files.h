@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <fstream>
+#include <map>
 #include <set>
 #include <string>
 
@@ -23,6 +24,9 @@ enum class WeightsFormat { TorchZip, TorchLegacy, Safetensors, Unknown };
 WeightsFormat detect_format(const std::string& path, std::uint64_t size);
 // "pytorch-zip", "pytorch-legacy" or "safetensors", as WeightsReport::format says.
 const char* format_name(WeightsFormat format);
+
+// torch.save's storage class names (FloatStorage, ...) and their dtypes.
+const std::map<std::string, torch::ScalarType>& torch_storage_types();
 
 // torch.save files: the zip layout (PyTorch >= 1.6) and the legacy one.
 StateDict read_torch_zip(const std::string& path);

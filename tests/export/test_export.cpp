@@ -1,0 +1,255 @@
+// `cerebra export` end to end: a tiny run trained through the CLI, exported in
+// each format, read back by Cerebra's own readers and LibTorch's TorchScript
+// loader, and, where Debian's python3-torch and python3-torchvision are
+// installed, loaded by Python (check_export.py) with its logits compared to
+// Cerebra's on the same input.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include "cerebra/architecture.h"
+#include "cerebra/pipeline.h"
+#include "cerebra/weights.h"
+#include "run_support.h"
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+using cerebra::testing::build_tree_host;
+using cerebra::testing::cli;
+using cerebra::testing::CommandResult;
+using cerebra::testing::only_run;
+using cerebra::testing::read_text;
+using cerebra::testing::run_command;
+using cerebra::testing::TempDir;
+using cerebra::testing::write_text;
+using nlohmann::json;
+
+namespace {
+
+constexpr double kTolerance = 1e-4;
+
+// The run's model as Cerebra evaluates it: built from its pipeline.toml, its
+// best checkpoint loaded, in evaluation mode.
+std::shared_ptr<cerebra::ClassifierModel> run_model(const fs::path& run, std::int64_t classes) {
+  auto& registry = build_tree_host().registry();
+  cerebra::Pipeline pipeline = cerebra::load_pipeline((run / "pipeline.toml").string(), {}, registry);
+  auto architecture = registry.create_as<cerebra::Architecture>(cerebra::kinds::architecture, pipeline.model.name,
+                                                               pipeline.model.parameters);
+  auto model = architecture->build(classes);
+  cerebra::load_starting_weights(*model, run.string());
+  model->eval();
+  return model;
+}
+
+CommandResult export_run(const fs::path& run, const std::string& format, const std::string& out) {
+  return run_command(cli() + " export " + run.string() + " --format " + format + " --out " + out);
+}
+
+bool python_has_torch() {
+  static const bool present =
+      run_command("/usr/bin/python3 -c 'import torch, torchvision' >/dev/null 2>&1").exit_code == 0;
+  return present;
+}
+
+// The largest difference between two logit tables, scaled for large values.
+double worst_difference(const torch::Tensor& expected, const json& actual) {
+  double worst = 0;
+  EXPECT_EQ(actual.size(), static_cast<std::size_t>(expected.size(0)));
+  for (std::int64_t i = 0; i < expected.size(0) && i < static_cast<std::int64_t>(actual.size()); ++i) {
+    EXPECT_EQ(actual[i].size(), static_cast<std::size_t>(expected.size(1)));
+    for (std::int64_t j = 0; j < expected.size(1) && j < static_cast<std::int64_t>(actual[i].size()); ++j) {
+      const double want = expected[i][j].item<double>();
+      worst = std::max(worst, std::abs(want - actual[i][j].get<double>()) / std::max(1.0, std::abs(want)));
+    }
+  }
+  return worst;
+}
+
+// Each format loaded by Python (check_export.py) against Cerebra's logits on `input`.
+void check_in_python(const TempDir& dir, const fs::path& run, const std::string& architecture, int classes,
+                     int size, const torch::Tensor& input, const std::vector<std::string>& formats) {
+  auto model = run_model(run, classes);
+  torch::Tensor expected;
+  {
+    torch::NoGradGuard no_grad;
+    expected = model->forward(input).contiguous();
+  }
+  cerebra::write_safetensors(dir.file("input.safetensors"), {{"input", input}});
+  std::vector<std::string> names;
+  for (const auto& item : model->named_modules("", true)) {
+    const std::string prefix = item.key().empty() ? "" : item.key() + ".";
+    for (const auto& p : item.value()->named_parameters(false)) names.push_back(prefix + p.key());
+    for (const auto& b : item.value()->named_buffers(false)) {
+      if (b.key() != "transform_input") names.push_back(prefix + b.key());
+    }
+  }
+  std::sort(names.begin(), names.end());
+  for (const auto& format : formats) {
+    SCOPED_TRACE(format);
+    const std::string folder = dir.file("export-" + format);
+    fs::create_directories(folder);
+    const std::string file = folder + "/model." + (format == "torchscript" ? "pt" : format);
+    CommandResult exported = export_run(run, format, file);
+    ASSERT_EQ(exported.exit_code, 0) << exported.output;
+    CommandResult python = run_command("/usr/bin/python3 " + std::string(CEREBRA_SOURCE_DIR) +
+                                       "/tests/export/check_export.py " + format + " " + file + " " +
+                                       dir.file("input.safetensors") + " " + architecture + " " +
+                                       std::to_string(classes) + " " + std::to_string(size) + " " +
+                                       CEREBRA_SOURCE_DIR + " 2>&1");
+    ASSERT_EQ(python.exit_code, 0) << python.output;
+    const std::string last_line = python.output.substr(python.output.rfind('{'));
+    std::cout << "[python " << architecture << " " << format << "] " << last_line.substr(0, 400) << "\n";
+    json result = json::parse(last_line);
+    EXPECT_EQ(result["tensors"].get<std::vector<std::string>>(), names);
+    if (format == "pth") EXPECT_EQ(result["type"], "OrderedDict");
+    EXPECT_LT(worst_difference(expected, result["logits"]), kTolerance) << last_line;
+    EXPECT_LT(worst_difference(expected, result["card_logits"]), kTolerance) << last_line;
+  }
+}
+
+class Export : public ::testing::Test {
+ protected:
+  // One tiny CNN run (32x32, two classes) for the whole suite.
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    run_ = new fs::path(cerebra::testing::train_tiny_run(*dir_, 1));
+  }
+  static void TearDownTestSuite() {
+    delete run_;
+    delete dir_;
+  }
+  static TempDir* dir_;
+  static fs::path* run_;
+};
+
+TempDir* Export::dir_ = nullptr;
+fs::path* Export::run_ = nullptr;
+
+TEST_F(Export, WritesEachFormatWithTheRunsTensorsAndAModelCard) {
+  ASSERT_FALSE(run_->empty());
+  auto model = run_model(*run_, 2);
+  TempDir out;
+
+  // pth and safetensors: contiguous copies of every parameter and buffer, by name.
+  for (const std::string format : {"pth", "safetensors"}) {
+    SCOPED_TRACE(format);
+    const std::string file = out.file("model." + format);
+    CommandResult result = export_run(*run_, format, file);
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    EXPECT_NE(result.output.find("Cnn(classes=2, size=32)"), std::string::npos) << result.output;
+    cerebra::StateDict state = cerebra::read_state_dict(file);
+    auto parameters = model->named_parameters();
+    auto buffers = model->named_buffers();
+    EXPECT_EQ(state.size(), parameters.size() + buffers.size());
+    for (const auto& [name, tensor] : state) {
+      const torch::Tensor* original = parameters.find(name) ? parameters.find(name) : buffers.find(name);
+      ASSERT_NE(original, nullptr) << name;
+      EXPECT_TRUE(tensor.is_contiguous()) << name;
+      EXPECT_TRUE(torch::equal(tensor, original->contiguous())) << name;
+    }
+    ASSERT_GE(state.size(), 1u);
+    EXPECT_EQ(state[0].first, "conv1.weight");
+  }
+
+  // torchscript: LibTorch's own loader runs it to the model's logits.
+  const std::string script = out.file("model.pt");
+  CommandResult result = export_run(*run_, "torchscript", script);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  torch::jit::Module loaded = torch::jit::load(script);
+  torch::manual_seed(5);
+  torch::Tensor input = torch::rand({3, 3, 32, 32});
+  torch::NoGradGuard no_grad;
+  torch::Tensor expected = model->forward(input);
+  torch::Tensor actual = loaded.forward({input}).toTensor();
+  EXPECT_LT((expected - actual).abs().max().item<double>(), kTolerance);
+
+  // The model card: data, split counts, metrics, preprocessing, use.
+  const std::string card = read_text(out.path() / "MODEL_CARD.md");
+  json summary = cerebra::testing::read_json(*run_ / "summary.json");
+  for (const std::string split : {"train", "val", "test"}) {
+    EXPECT_NE(card.find("| " + split + " | " + std::to_string(summary["split"][split].get<int>()) + " |"),
+              std::string::npos)
+        << split << "\n" << card;
+  }
+  for (const char* needle : {"Dataset `synthetic`", "| accuracy | ", "1. `resize` {\"size\":32}", "`random_flip`",
+                             "torch.jit.load(\"model.pt\")", "not be used for diagnosis", "source shift",
+                             "classes | no, yes (logits in this order)"}) {
+    EXPECT_NE(card.find(needle), std::string::npos) << needle << "\n" << card;
+  }
+  for (const auto& entry : fs::directory_iterator(out.path())) {
+    EXPECT_NE(entry.path().extension(), ".tmp") << entry.path();
+  }
+}
+
+TEST_F(Export, RefusesWhatItCannotDoAndLeavesNoFileBehind) {
+  TempDir out;
+  CommandResult unknown = export_run(*run_, "onnx", out.file("model.onnx"));
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.output;
+  EXPECT_NE(unknown.output.find("unknown --format 'onnx'"), std::string::npos) << unknown.output;
+  CommandResult no_out = run_command(cli() + " export " + run_->string() + " --format pth");
+  EXPECT_EQ(no_out.exit_code, 2) << no_out.output;
+
+  const std::string unwritable = out.file("missing-folder/model.pth");
+  CommandResult cannot_write = export_run(*run_, "pth", unwritable);
+  EXPECT_EQ(cannot_write.exit_code, 1) << cannot_write.output;
+  EXPECT_NE(cannot_write.output.find(unwritable + ": cannot write: No such file or directory"), std::string::npos)
+      << cannot_write.output;
+
+  // A run without a checkpoint: named, and nothing written.
+  TempDir copy;
+  fs::copy(*run_, copy.file("run"), fs::copy_options::recursive);
+  fs::remove(copy.path() / "run" / "checkpoints" / "best.pt");
+  CommandResult no_checkpoint = export_run(copy.path() / "run", "safetensors", out.file("model.safetensors"));
+  EXPECT_EQ(no_checkpoint.exit_code, 1) << no_checkpoint.output;
+  EXPECT_NE(no_checkpoint.output.find("best.pt: no such checkpoint"), std::string::npos) << no_checkpoint.output;
+  EXPECT_TRUE(fs::is_empty(out.path())) << "files left behind";
+}
+
+TEST_F(Export, PythonLoadsEachFormatOfTheCnnWithCerebrasLogits) {
+  if (!python_has_torch()) GTEST_SKIP() << "/usr/bin/python3 has no torch and torchvision (python3-torch, python3-torchvision)";
+  torch::manual_seed(11);
+  check_in_python(*dir_, *run_, "cnn", 2, 32, torch::rand({4, 3, 32, 32}), {"pth", "safetensors", "torchscript"});
+}
+
+TEST(ExportResNet50, PythonLoadsItIntoTorchvisionStrictlyWithCerebrasLogits) {
+  if (!python_has_torch()) GTEST_SKIP() << "/usr/bin/python3 has no torch and torchvision (python3-torch, python3-torchvision)";
+  TempDir dir;
+  // One epoch at 64x64 on 32 synthetic images: enough to move every tensor,
+  // batch-norm statistics included, away from its initial value.
+  write_text(dir.file("p.toml"), R"([run]
+name = "tiny-resnet50"
+seed = 7
+threads = 1
+
+[dataset]
+type = "synthetic"
+classes = 2
+count = 32
+image_size = 64
+
+[[preprocess]]
+type = "resize"
+size = 64
+
+[model]
+type = "resnet50"
+
+[training]
+epochs = 1
+batch_size = 8
+)");
+  CommandResult trained =
+      run_command(cli() + " run " + dir.file("p.toml") + " --set run.output=" + dir.file("runs"));
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  fs::path run = only_run(dir.file("runs"));
+  torch::manual_seed(13);
+  check_in_python(dir, run, "resnet50", 2, 64, torch::rand({2, 3, 64, 64}), {"pth", "safetensors", "torchscript"});
+}
+
+}  // namespace
