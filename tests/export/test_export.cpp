@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <memory>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <torch/script.h>
 #include <torch/torch.h>
@@ -115,10 +116,15 @@ void check_in_python(const TempDir& dir, const fs::path& run, const std::string&
 
 class Export : public ::testing::Test {
  protected:
-  // One tiny CNN run (32x32, two classes) for the whole suite.
+  // One tiny CNN run (32x32, two classes) for the whole suite, with
+  // bootstrap intervals for the model card to report.
   static void SetUpTestSuite() {
     dir_ = new TempDir();
-    run_ = new fs::path(cerebra::testing::train_tiny_run(*dir_, 1));
+    write_text(dir_->file("p.toml"), cerebra::testing::tiny_pipeline(1));
+    CommandResult trained = run_command(cli() + " run " + dir_->file("p.toml") + " --set run.output=" +
+                                        dir_->file("runs") + " --set evaluation.bootstrap=200");
+    EXPECT_EQ(trained.exit_code, 0) << trained.output;
+    run_ = new fs::path(only_run(dir_->file("runs")));
   }
   static void TearDownTestSuite() {
     delete run_;
@@ -177,7 +183,13 @@ TEST_F(Export, WritesEachFormatWithTheRunsTensorsAndAModelCard) {
               std::string::npos)
         << split << "\n" << card;
   }
-  for (const char* needle : {"Dataset `synthetic`", "| accuracy | ", "1. `resize` {\"size\":32}", "`random_flip`",
+  const json& accuracy = summary["test"]["metrics"]["accuracy"];
+  ASSERT_TRUE(accuracy["ci95"].is_array()) << accuracy.dump();
+  const std::string accuracy_row =
+      fmt::format("| accuracy | {:.4f} | overall | [{:.4f}, {:.4f}] |", accuracy["value"].get<double>(),
+                  accuracy["ci95"][0].get<double>(), accuracy["ci95"][1].get<double>());
+  EXPECT_NE(card.find(accuracy_row), std::string::npos) << accuracy_row << "\n" << card;
+  for (const char* needle : {"Dataset `synthetic`", "1. `resize` {", "\"size\":32", "`random_flip`",
                              "torch.jit.load(\"model.pt\")", "not be used for diagnosis", "source shift",
                              "classes | no, yes (logits in this order)"}) {
     EXPECT_NE(card.find(needle), std::string::npos) << needle << "\n" << card;

@@ -26,6 +26,8 @@ using ArchitectureForward = std::function<std::string(const std::string& path, n
 
 std::string pair(torch::IntArrayRef values) { return fmt::format("[{}]", fmt::join(values, ", ")); }
 
+// define() compiles without Python's frontend, which is what makes a
+// submodule callable: submodules are called through their forward.
 std::string forward(const std::string& body) { return "def forward(self, x):\n" + body; }
 
 // Layers, from their options.
@@ -64,7 +66,9 @@ std::string layer_forward(const std::string& path, nn::Module& module) {
   }
   if (auto* sequential = module.as<nn::Sequential>()) {
     std::string body;
-    for (std::size_t i = 0; i < sequential->size(); ++i) body += fmt::format("    x = getattr(self, \"{}\")(x)\n", i);
+    for (std::size_t i = 0; i < sequential->size(); ++i) {
+      body += fmt::format("    x = getattr(self, \"{}\").forward(x)\n", i);
+    }
     return forward(body + "    return x\n");
   }
   return "";
@@ -73,35 +77,35 @@ std::string layer_forward(const std::string& path, nn::Module& module) {
 std::string cnn_forward(const std::string& path, nn::Module&) {
   if (!path.empty()) return "";
   return forward(
-      "    x = torch.max_pool2d(torch.relu(self.conv1(x)), [2, 2])\n"
-      "    x = torch.max_pool2d(torch.relu(self.conv2(x)), [2, 2])\n"
-      "    x = torch.max_pool2d(torch.relu(self.conv3(x)), [2, 2])\n"
-      "    x = torch.relu(self.fc1(torch.flatten(x, 1)))\n"
-      "    return self.fc2(self.dropout(x))\n");
+      "    x = torch.max_pool2d(torch.relu(self.conv1.forward(x)), [2, 2])\n"
+      "    x = torch.max_pool2d(torch.relu(self.conv2.forward(x)), [2, 2])\n"
+      "    x = torch.max_pool2d(torch.relu(self.conv3.forward(x)), [2, 2])\n"
+      "    x = torch.relu(self.fc1.forward(torch.flatten(x, 1)))\n"
+      "    return self.fc2.forward(self.dropout.forward(x))\n");
 }
 
 std::string vgg16_forward(const std::string& path, nn::Module&) {
   if (!path.empty()) return "";
-  return forward("    return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))\n");
+  return forward("    return self.classifier.forward(torch.flatten(self.avgpool.forward(self.features.forward(x)), 1))\n");
 }
 
 std::string resnet50_forward(const std::string& path, nn::Module& module) {
   if (path.empty()) {
     return forward(
-        "    x = self.maxpool(torch.relu(self.bn1(self.conv1(x))))\n"
-        "    x = self.layer4(self.layer3(self.layer2(self.layer1(x))))\n"
-        "    return self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))\n");
+        "    x = self.maxpool.forward(torch.relu(self.bn1.forward(self.conv1.forward(x))))\n"
+        "    x = self.layer4.forward(self.layer3.forward(self.layer2.forward(self.layer1.forward(x))))\n"
+        "    return self.fc.forward(self.dropout.forward(torch.flatten(self.avgpool.forward(x), 1)))\n");
   }
   // A bottleneck block: layerN.M.
   if (path.rfind("layer", 0) == 0 && path.find('.') != std::string::npos &&
       path.find('.', path.find('.') + 1) == std::string::npos) {
     const bool downsample = module.named_children().contains("downsample");
     return forward(fmt::format(
-        "    out = torch.relu(self.bn1(self.conv1(x)))\n"
-        "    out = torch.relu(self.bn2(self.conv2(out)))\n"
-        "    out = self.bn3(self.conv3(out))\n"
+        "    out = torch.relu(self.bn1.forward(self.conv1.forward(x)))\n"
+        "    out = torch.relu(self.bn2.forward(self.conv2.forward(out)))\n"
+        "    out = self.bn3.forward(self.conv3.forward(out))\n"
         "    return torch.relu(out + {})\n",
-        downsample ? "self.downsample(x)" : "x"));
+        downsample ? "self.downsample.forward(x)" : "x"));
   }
   return "";
 }
