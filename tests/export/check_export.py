@@ -7,7 +7,7 @@ strictly, into torchvision.models.ARCHITECTURE(num_classes=CLASSES), or for
 `cnn` into tools/bench-train/reference.py's Cnn(CLASSES, SIZE) under
 SOURCE_DIR; a .pth is read both with torch.load(f) and with
 torch.load(f, weights_only=True). The loading code of the MODEL_CARD.md
-beside FILE (its first python block) is run too. Nothing of Cerebra is
+beside FILE (its first python block), when there is one, is run too. Nothing of Cerebra is
 imported, nor the safetensors package (Debian has none): safetensors files
 are parsed here. Prints one JSON line: the tensors' names, the logits of the
 input tensor "input" from the module, and the logits from the card's code.
@@ -55,6 +55,10 @@ def python_module(architecture, classes, size, source_dir):
         spec.loader.exec_module(reference)
         return reference.Cnn(classes, size)
     import torchvision
+    if architecture == "inception_v3":
+        # As the model card of a run trained from scratch with aux_logits on says.
+        return torchvision.models.inception_v3(num_classes=classes, aux_logits=True, transform_input=False,
+                                               init_weights=False)
     return getattr(torchvision.models, architecture)(num_classes=classes)
 
 
@@ -105,7 +109,8 @@ def main():
     model.eval()
     with torch.no_grad():
         result["logits"] = model(x).tolist()
-        result["card_logits"] = card_model(file)(x).tolist()
+        if os.path.exists(os.path.join(os.path.dirname(os.path.abspath(file)), "MODEL_CARD.md")):
+            result["card_logits"] = card_model(file)(x).tolist()
     print(json.dumps(result))
 
 

@@ -38,6 +38,12 @@ std::string safetensors_bytes(const StateDict& tensors);
 // CPU tensors in the order given.
 std::string torch_state_dict_bytes(const StateDict& tensors);
 
+// What `cerebra export` writes of a model: its parameters and buffers in
+// torchvision's state_dict order, as contiguous CPU tensors, without the
+// settings published files lack (ClassifierModel::published_weights_settings),
+// so torchvision's module of the same architecture loads them strictly.
+StateDict exported_state_dict(ClassifierModel& model);
+
 struct WeightsOptions {
   // The classification head's module paths (matched on whole path
   // components), as the architecture declares them: the last of its layer

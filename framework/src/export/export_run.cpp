@@ -17,14 +17,10 @@ namespace cerebra {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-// The model's parameters and buffers in torchvision's state_dict order (each
-// module's own tensors, then its children's), as contiguous CPU tensors.
-// Settings published files lack (ClassifierModel::published_weights_settings,
-// e.g. Inception v3's transform_input) are left out, so torchvision's modules
-// load the file strictly; the Python constructor carries them instead.
-StateDict exported_state(ClassifierModel& model) {
+// Each module's own tensors, then its children's: torchvision's order.
+// Inception v3's transform_input is left out: torchvision takes it as a
+// constructor argument (python_module.cpp), not as a tensor.
+StateDict exported_state_dict(ClassifierModel& model) {
   std::set<std::string> settings;
   for (const auto& [name, value] : model.published_weights_settings()) settings.insert(name);
   StateDict state;
@@ -39,8 +35,6 @@ StateDict exported_state(ClassifierModel& model) {
   }
   return state;
 }
-
-}  // namespace
 
 const std::vector<std::string>& export_formats() {
   static const std::vector<std::string> formats{"pth", "safetensors", "torchscript"};
@@ -62,7 +56,7 @@ ExportResult export_run(const std::string& run_dir, const Registry& registry, co
   TrainedRun::Impl& impl = detail::TrainedRunAccess::of(run);
   ClassifierModel& model = *impl.model;
   model.eval();
-  const StateDict state = exported_state(model);
+  const StateDict state = exported_state_dict(model);
 
   std::string bytes;
   if (format == "pth") {
