@@ -47,7 +47,7 @@ def read_safetensors(path):
     return tensors
 
 
-def python_module(architecture, classes, size, source_dir):
+def python_module(architecture, classes, size, source_dir, state):
     if architecture == "cnn":
         path = os.path.join(source_dir, "tools", "bench-train", "reference.py")
         spec = importlib.util.spec_from_file_location("reference", path)
@@ -56,8 +56,9 @@ def python_module(architecture, classes, size, source_dir):
         return reference.Cnn(classes, size)
     import torchvision
     if architecture == "inception_v3":
-        # As the model card of a run trained from scratch with aux_logits on says.
-        return torchvision.models.inception_v3(num_classes=classes, aux_logits=True, transform_input=False,
+        # As the model card of a run trained from scratch says.
+        aux_logits = any(name.startswith("AuxLogits.") for name in state)
+        return torchvision.models.inception_v3(num_classes=classes, aux_logits=aux_logits, transform_input=False,
                                                init_weights=False)
     return getattr(torchvision.models, architecture)(num_classes=classes)
 
@@ -103,7 +104,7 @@ def main():
             result["type"] = type(state).__name__
         else:
             state = read_safetensors(file)
-        model = python_module(architecture, classes, size, source_dir)
+        model = python_module(architecture, classes, size, source_dir, state)
         model.load_state_dict(state, strict=True)
         result["tensors"] = sorted(state.keys())
     model.eval()

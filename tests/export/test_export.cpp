@@ -25,11 +25,9 @@ namespace fs = std::filesystem;
 using cerebra::testing::build_tree_host;
 using cerebra::testing::cli;
 using cerebra::testing::CommandResult;
-using cerebra::testing::only_run;
 using cerebra::testing::read_text;
 using cerebra::testing::run_command;
 using cerebra::testing::TempDir;
-using cerebra::testing::write_text;
 using nlohmann::json;
 
 namespace {
@@ -126,39 +124,24 @@ void check_in_python(const TempDir& dir, const fs::path& run, const std::string&
   }
 }
 
-class Export : public ::testing::Test {
- protected:
-  // One tiny CNN run (32x32, two classes) for the whole suite, with
-  // bootstrap intervals for the model card to report.
-  static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    write_text(dir_->file("p.toml"), cerebra::testing::tiny_pipeline(1));
-    CommandResult trained = run_command(cli() + " run " + dir_->file("p.toml") + " --set run.output=" +
-                                        dir_->file("runs") + " --set evaluation.bootstrap=200");
-    EXPECT_EQ(trained.exit_code, 0) << trained.output;
-    run_ = new fs::path(only_run(dir_->file("runs")));
-  }
-  static void TearDownTestSuite() {
-    delete run_;
-    delete dir_;
-  }
-  static TempDir* dir_;
-  static fs::path* run_;
-};
+// The suite's tiny CNN run (32x32, two classes), trained on first use, with
+// bootstrap intervals for the model card to report.
+const fs::path& tiny_run() {
+  static const TempDir dir;
+  static const fs::path run = cerebra::testing::train_tiny_run(dir, 1, "--set evaluation.bootstrap=200");
+  return run;
+}
 
-TempDir* Export::dir_ = nullptr;
-fs::path* Export::run_ = nullptr;
-
-TEST_F(Export, WritesEachFormatWithTheRunsTensorsAndAModelCard) {
-  ASSERT_FALSE(run_->empty());
-  auto model = run_model(*run_, 2);
+TEST(Export, WritesEachFormatWithTheRunsTensorsAndAModelCard) {
+  ASSERT_FALSE(tiny_run().empty());
+  auto model = run_model(tiny_run(), 2);
   TempDir out;
 
   // pth and safetensors: contiguous copies of every parameter and buffer, by name.
   for (const std::string format : {"pth", "safetensors"}) {
     SCOPED_TRACE(format);
     const std::string file = out.file("model." + format);
-    CommandResult result = export_run(*run_, format, file);
+    CommandResult result = export_run(tiny_run(), format, file);
     ASSERT_EQ(result.exit_code, 0) << result.output;
     EXPECT_NE(result.output.find("Cnn(classes=2, size=32)"), std::string::npos) << result.output;
     cerebra::StateDict state = cerebra::read_state_dict(file);
@@ -177,7 +160,7 @@ TEST_F(Export, WritesEachFormatWithTheRunsTensorsAndAModelCard) {
 
   // torchscript: LibTorch's own loader runs it to the model's logits.
   const std::string script = out.file("model.pt");
-  CommandResult result = export_run(*run_, "torchscript", script);
+  CommandResult result = export_run(tiny_run(), "torchscript", script);
   ASSERT_EQ(result.exit_code, 0) << result.output;
   torch::jit::Module loaded = torch::jit::load(script);
   torch::manual_seed(5);
@@ -189,7 +172,7 @@ TEST_F(Export, WritesEachFormatWithTheRunsTensorsAndAModelCard) {
 
   // The model card: data, split counts, metrics, preprocessing, use.
   const std::string card = read_text(out.path() / "MODEL_CARD.md");
-  json summary = cerebra::testing::read_json(*run_ / "summary.json");
+  json summary = cerebra::testing::read_json(tiny_run() / "summary.json");
   for (const std::string split : {"train", "val", "test"}) {
     EXPECT_NE(card.find("| " + split + " | " + std::to_string(summary["split"][split].get<int>()) + " |"),
               std::string::npos)
@@ -211,23 +194,23 @@ TEST_F(Export, WritesEachFormatWithTheRunsTensorsAndAModelCard) {
   }
 }
 
-TEST_F(Export, RefusesWhatItCannotDoAndLeavesNoFileBehind) {
+TEST(Export, RefusesWhatItCannotDoAndLeavesNoFileBehind) {
   TempDir out;
-  CommandResult unknown = export_run(*run_, "onnx", out.file("model.onnx"));
+  CommandResult unknown = export_run(tiny_run(), "onnx", out.file("model.onnx"));
   EXPECT_EQ(unknown.exit_code, 2) << unknown.output;
   EXPECT_NE(unknown.output.find("unknown --format 'onnx'"), std::string::npos) << unknown.output;
-  CommandResult no_out = run_command(cli() + " export " + run_->string() + " --format pth");
+  CommandResult no_out = run_command(cli() + " export " + tiny_run().string() + " --format pth");
   EXPECT_EQ(no_out.exit_code, 2) << no_out.output;
 
   const std::string unwritable = out.file("missing-folder/model.pth");
-  CommandResult cannot_write = export_run(*run_, "pth", unwritable);
+  CommandResult cannot_write = export_run(tiny_run(), "pth", unwritable);
   EXPECT_EQ(cannot_write.exit_code, 1) << cannot_write.output;
   EXPECT_NE(cannot_write.output.find(unwritable + ": cannot write: No such file or directory"), std::string::npos)
       << cannot_write.output;
 
   // A run without a checkpoint: named, and nothing written.
   TempDir copy;
-  fs::copy(*run_, copy.file("run"), fs::copy_options::recursive);
+  fs::copy(tiny_run(), copy.file("run"), fs::copy_options::recursive);
   fs::remove(copy.path() / "run" / "checkpoints" / "best.pt");
   CommandResult no_checkpoint = export_run(copy.path() / "run", "safetensors", out.file("model.safetensors"));
   EXPECT_EQ(no_checkpoint.exit_code, 1) << no_checkpoint.output;
@@ -235,10 +218,11 @@ TEST_F(Export, RefusesWhatItCannotDoAndLeavesNoFileBehind) {
   EXPECT_TRUE(fs::is_empty(out.path())) << "files left behind";
 }
 
-TEST_F(Export, PythonLoadsEachFormatOfTheCnnWithCerebrasLogits) {
+TEST(Export, PythonLoadsEachFormatOfTheCnnWithCerebrasLogits) {
   if (!python_has_torch()) GTEST_SKIP() << "/usr/bin/python3 has no torch and torchvision (python3-torch, python3-torchvision)";
   torch::manual_seed(11);
-  check_in_python(*dir_, *run_, "cnn", 2, 32, torch::rand({4, 3, 32, 32}), {"pth", "safetensors", "torchscript"});
+  TempDir dir;
+  check_in_python(dir, tiny_run(), "cnn", 2, 32, torch::rand({4, 3, 32, 32}), {"pth", "safetensors", "torchscript"});
 }
 
 TEST(ExportResNet50, PythonLoadsItIntoTorchvisionStrictlyWithCerebrasLogits) {
@@ -246,32 +230,9 @@ TEST(ExportResNet50, PythonLoadsItIntoTorchvisionStrictlyWithCerebrasLogits) {
   TempDir dir;
   // One epoch at 64x64 on 32 synthetic images: enough to move every tensor,
   // batch-norm statistics included, away from its initial value.
-  write_text(dir.file("p.toml"), R"([run]
-name = "tiny-resnet50"
-seed = 7
-threads = 1
-
-[dataset]
-type = "synthetic"
-classes = 2
-count = 32
-image_size = 64
-
-[[preprocess]]
-type = "resize"
-size = 64
-
-[model]
-type = "resnet50"
-
-[training]
-epochs = 1
-batch_size = 8
-)");
-  CommandResult trained =
-      run_command(cli() + " run " + dir.file("p.toml") + " --set run.output=" + dir.file("runs"));
-  ASSERT_EQ(trained.exit_code, 0) << trained.output;
-  fs::path run = only_run(dir.file("runs"));
+  const fs::path run =
+      cerebra::testing::train_tiny_run(dir, 1, "", cerebra::testing::tiny_pipeline(1, "type = \"resnet50\"", 64, 32));
+  ASSERT_FALSE(run.empty());
   torch::manual_seed(13);
   check_in_python(dir, run, "resnet50", 2, 64, torch::rand({2, 3, 64, 64}), {"pth", "safetensors", "torchscript"});
 }
@@ -314,4 +275,15 @@ TEST(ExportTorchvision, Vgg16AndInceptionV3StateDictsLoadStrictlyWithTheSameLogi
     EXPECT_EQ(result["tensors"].get<std::vector<std::string>>(), tensor_names(*model));
     EXPECT_LT(worst_difference(expected, result["logits"]), kTolerance);
   }
+}
+
+TEST(ExportInceptionV3, PythonLoadsItIntoTorchvisionStrictlyWithCerebrasLogits) {
+  if (!python_has_torch()) GTEST_SKIP() << "/usr/bin/python3 has no torch and torchvision (python3-torch, python3-torchvision)";
+  TempDir dir;
+  // Its smallest input, 75x75, which leaves the auxiliary classifier (17x17 maps) out.
+  const fs::path run = cerebra::testing::train_tiny_run(
+      dir, 1, "", cerebra::testing::tiny_pipeline(1, "type = \"inception_v3\"\naux_logits = false", 75, 32));
+  ASSERT_FALSE(run.empty());
+  torch::manual_seed(19);
+  check_in_python(dir, run, "inception_v3", 2, 75, torch::rand({2, 3, 75, 75}), {"pth", "safetensors", "torchscript"});
 }

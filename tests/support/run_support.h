@@ -16,8 +16,10 @@
 namespace cerebra::testing {
 
 // A run that trains in seconds: 160 synthetic 32x32 images, the study's CNN
-// built for 32x32 inputs, one compute thread.
-inline std::string tiny_pipeline(int epochs) {
+// built for 32x32 inputs, one compute thread. `model` (the [model] table's
+// lines), `size` (image side) and `count` (images) make other tiny runs.
+inline std::string tiny_pipeline(int epochs, const std::string& model = "type = \"cnn\"\ninput_size = 32",
+                                 int size = 32, int count = 160) {
   return R"([run]
 name = "tiny"
 seed = 7
@@ -26,19 +28,18 @@ threads = 1
 [dataset]
 type = "synthetic"
 classes = 2
-count = 160
-image_size = 32
+count = )" + std::to_string(count) + R"(
+image_size = )" + std::to_string(size) + R"(
 
 [[preprocess]]
 type = "resize"
-size = 32
+size = )" + std::to_string(size) + R"(
 
 [[augment]]
 type = "random_flip"
 
 [model]
-type = "cnn"
-input_size = 32
+)" + model + R"(
 
 [training]
 epochs = )" + std::to_string(epochs) + R"(
@@ -81,11 +82,14 @@ inline std::filesystem::path only_run(const std::filesystem::path& output) {
   return runs.empty() ? std::filesystem::path() : runs[0];
 }
 
-// Trains tiny_pipeline(epochs) into `dir`/runs through the CLI (the pipeline
-// in `dir`/p.toml) and returns the run directory.
-inline std::filesystem::path train_tiny_run(const TempDir& dir, int epochs) {
-  write_text(dir.file("p.toml"), tiny_pipeline(epochs));
-  const CommandResult result = run_command(cli() + " run " + dir.file("p.toml") + " --set run.output=" + dir.file("runs"));
+// Trains `pipeline` (default: tiny_pipeline(epochs)) into `dir`/runs through
+// the CLI (the pipeline in `dir`/p.toml), with `options` (e.g. --set ...) on
+// the command line, and returns the run directory.
+inline std::filesystem::path train_tiny_run(const TempDir& dir, int epochs, const std::string& options = "",
+                                            const std::string& pipeline = "") {
+  write_text(dir.file("p.toml"), pipeline.empty() ? tiny_pipeline(epochs) : pipeline);
+  const CommandResult result =
+      run_command(cli() + " run " + dir.file("p.toml") + " --set run.output=" + dir.file("runs") + " " + options);
   EXPECT_EQ(result.exit_code, 0) << result.output;
   return only_run(dir.file("runs"));
 }

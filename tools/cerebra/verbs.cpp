@@ -224,7 +224,7 @@ int verb_export(Invocation& in) {
               "split, metrics, preprocessing, how to load it, intended use) beside FILE:\n"
               "  pth          a state dict as torch.save writes it (torch.load, weights_only=True too)\n"
               "  safetensors  the same state dict as safetensors\n"
-              "  torchscript  a module torch.jit.load runs without Cerebra (cnn, resnet50, vgg16)\n"
+              "  torchscript  a module torch.jit.load runs without Cerebra (the architectures Cerebra ships)\n"
               "State dicts carry torchvision's parameter names, so torchvision.models.resnet50(num_classes=N)\n"
               "(vgg16, inception_v3) loads them strictly; the study's cnn has its module in the card.\n"
               "Exit codes: 0 written, 1 the run or the file could not be handled, 2 bad usage.");
