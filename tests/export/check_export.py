@@ -1,11 +1,12 @@
 """Loads a `cerebra export` file with Python's torch and prints its logits.
 
-  /usr/bin/python3 check_export.py FORMAT FILE INPUT.safetensors ARCHITECTURE CLASSES SIZE SOURCE_DIR
+  /usr/bin/python3 check_export.py FORMAT FILE INPUT.safetensors ARCHITECTURE CLASSES SIZE SOURCE_DIR [ARGUMENTS]
 
 FORMAT is pth, safetensors or torchscript. The state dicts are loaded,
 strictly, into torchvision.models.ARCHITECTURE(num_classes=CLASSES), or for
 `cnn` into tools/bench-train/reference.py's Cnn(CLASSES, SIZE) under
-SOURCE_DIR; a .pth is read both with torch.load(f) and with
+SOURCE_DIR; ARGUMENTS, a JSON object, adds keyword arguments to torchvision's
+constructor (Inception v3's aux_logits, transform_input). A .pth is read both with torch.load(f) and with
 torch.load(f, weights_only=True). The loading code of the MODEL_CARD.md
 beside FILE (its first python block), when there is one, is run too. Nothing of Cerebra is
 imported, nor the safetensors package (Debian has none): safetensors files
@@ -47,7 +48,7 @@ def read_safetensors(path):
     return tensors
 
 
-def python_module(architecture, classes, size, source_dir, state):
+def python_module(architecture, classes, size, source_dir, arguments):
     if architecture == "cnn":
         path = os.path.join(source_dir, "tools", "bench-train", "reference.py")
         spec = importlib.util.spec_from_file_location("reference", path)
@@ -55,12 +56,7 @@ def python_module(architecture, classes, size, source_dir, state):
         spec.loader.exec_module(reference)
         return reference.Cnn(classes, size)
     import torchvision
-    if architecture == "inception_v3":
-        # As the model card of a run trained from scratch says.
-        aux_logits = any(name.startswith("AuxLogits.") for name in state)
-        return torchvision.models.inception_v3(num_classes=classes, aux_logits=aux_logits, transform_input=False,
-                                               init_weights=False)
-    return getattr(torchvision.models, architecture)(num_classes=classes)
+    return getattr(torchvision.models, architecture)(num_classes=classes, **arguments)
 
 
 def card_model(file):
@@ -87,6 +83,7 @@ def card_model(file):
 
 def main():
     fmt, file, input_file, architecture, classes, size, source_dir = sys.argv[1:8]
+    arguments = json.loads(sys.argv[8]) if len(sys.argv) > 8 else {}
     classes, size = int(classes), int(size)
     x = read_safetensors(input_file)["input"]
     result = {"format": fmt}
@@ -104,7 +101,7 @@ def main():
             result["type"] = type(state).__name__
         else:
             state = read_safetensors(file)
-        model = python_module(architecture, classes, size, source_dir, state)
+        model = python_module(architecture, classes, size, source_dir, arguments)
         model.load_state_dict(state, strict=True)
         result["tensors"] = sorted(state.keys())
     model.eval()

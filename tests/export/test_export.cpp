@@ -72,12 +72,13 @@ double worst_difference(const torch::Tensor& expected, const json& actual) {
 }
 
 // check_export.py's JSON line for `file`; a test failure (and null) when Python fails.
+// `arguments`: a JSON object of keyword arguments for torchvision's constructor.
 json python_result(const std::string& format, const std::string& file, const std::string& input_file,
-                   const std::string& architecture, int classes, int size) {
+                   const std::string& architecture, int classes, int size, const std::string& arguments = "{}") {
   CommandResult python = run_command("/usr/bin/python3 " + std::string(CEREBRA_SOURCE_DIR) +
                                      "/tests/export/check_export.py " + format + " " + file + " " + input_file + " " +
                                      architecture + " " + std::to_string(classes) + " " + std::to_string(size) + " " +
-                                     CEREBRA_SOURCE_DIR + " 2>&1");
+                                     CEREBRA_SOURCE_DIR + " '" + arguments + "' 2>&1");
   EXPECT_EQ(python.exit_code, 0) << python.output;
   if (python.exit_code != 0 || python.output.rfind('{') == std::string::npos) return nullptr;
   const std::string last_line = python.output.substr(python.output.rfind('{'));
@@ -99,7 +100,8 @@ std::vector<std::string> tensor_names(cerebra::ClassifierModel& model) {
 // Each format exported through the CLI and loaded by Python (check_export.py),
 // with the logits on `input` compared to Cerebra's.
 void check_in_python(const TempDir& dir, const fs::path& run, const std::string& architecture, int classes,
-                     int size, const torch::Tensor& input, const std::vector<std::string>& formats) {
+                     int size, const torch::Tensor& input, const std::vector<std::string>& formats,
+                     const std::string& arguments = "{}") {
   auto model = run_model(run, classes);
   torch::Tensor expected;
   {
@@ -114,7 +116,7 @@ void check_in_python(const TempDir& dir, const fs::path& run, const std::string&
     const std::string file = folder + "/model." + (format == "torchscript" ? "pt" : format);
     CommandResult exported = export_run(run, format, file);
     ASSERT_EQ(exported.exit_code, 0) << exported.output;
-    json result = python_result(format, file, dir.file("input.safetensors"), architecture, classes, size);
+    json result = python_result(format, file, dir.file("input.safetensors"), architecture, classes, size, arguments);
     ASSERT_TRUE(result.is_object());
     EXPECT_EQ(result["tensors"].get<std::vector<std::string>>(), tensor_names(*model));
     if (format == "pth") EXPECT_EQ(result["type"], "OrderedDict");
@@ -270,7 +272,10 @@ TEST(ExportTorchvision, Vgg16AndInceptionV3StateDictsLoadStrictlyWithTheSameLogi
     cerebra::write_safetensors(dir.file("input.safetensors"), {{"input", input}});
     const cerebra::StateDict state = cerebra::exported_state_dict(*model);
     cerebra::write_file_atomically(dir.file("model.pth"), cerebra::torch_state_dict_bytes(state));
-    json result = python_result("pth", dir.file("model.pth"), dir.file("input.safetensors"), architecture, 3, size);
+    const std::string arguments =
+        architecture == "inception_v3" ? R"({"aux_logits": true, "transform_input": false, "init_weights": false})" : "{}";
+    json result =
+        python_result("pth", dir.file("model.pth"), dir.file("input.safetensors"), architecture, 3, size, arguments);
     ASSERT_TRUE(result.is_object());
     EXPECT_EQ(result["tensors"].get<std::vector<std::string>>(), tensor_names(*model));
     EXPECT_LT(worst_difference(expected, result["logits"]), kTolerance);
@@ -280,10 +285,14 @@ TEST(ExportTorchvision, Vgg16AndInceptionV3StateDictsLoadStrictlyWithTheSameLogi
 TEST(ExportInceptionV3, PythonLoadsItIntoTorchvisionStrictlyWithCerebrasLogits) {
   if (!python_has_torch()) GTEST_SKIP() << "/usr/bin/python3 has no torch and torchvision (python3-torch, python3-torchvision)";
   TempDir dir;
-  // Its smallest input, 75x75, which leaves the auxiliary classifier (17x17 maps) out.
+  // Its smallest input, 75x75, which leaves the auxiliary classifier (17x17 maps) out;
+  // transform_input on, as with published weights, so the exports must carry it.
   const fs::path run = cerebra::testing::train_tiny_run(
-      dir, 1, "", cerebra::testing::tiny_pipeline(1, "type = \"inception_v3\"\naux_logits = false", 75, 32));
+      dir, 1, "",
+      cerebra::testing::tiny_pipeline(1, "type = \"inception_v3\"\naux_logits = false\ntransform_input = \"on\"", 75,
+                                      32));
   ASSERT_FALSE(run.empty());
   torch::manual_seed(19);
-  check_in_python(dir, run, "inception_v3", 2, 75, torch::rand({2, 3, 75, 75}), {"pth", "safetensors", "torchscript"});
+  check_in_python(dir, run, "inception_v3", 2, 75, torch::rand({2, 3, 75, 75}), {"pth", "safetensors", "torchscript"},
+                  R"({"aux_logits": false, "transform_input": true, "init_weights": false})");
 }
