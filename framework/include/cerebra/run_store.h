@@ -119,7 +119,8 @@ class RunStore {
 
  private:
   void ensure_schema();
-  std::int64_t upsert_run(const RunDirectory& run);
+  // The run's id; a run new to the store gets a row in `new_status`.
+  std::int64_t upsert_run(const RunDirectory& run, const std::string& new_status);
   std::int64_t run_id(const std::string& reference) const;
   std::string path_;
   sqlite3* db_ = nullptr;

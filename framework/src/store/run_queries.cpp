@@ -79,8 +79,11 @@ std::vector<StoredRun> RunStore::list(const std::vector<WhereTerm>& where) const
   for (const auto& term : where) {
     // `tag != x`: runs without that tag (a run has many tags, so "some tag other than x" would say little).
     const bool without_tag = term.key == "tag" && term.op == "!=";
-    sql += fmt::format(" AND {}EXISTS (SELECT 1 FROM run_values v WHERE v.run_id = runs.id AND v.key = ?{} AND v.value {} ?{})",
-                       without_tag ? "NOT " : "", parameter + 1, without_tag ? "=" : sql_operator(term.op), parameter + 2);
+    // A number compares with numbers only, text with text: SQLite would rank all text above every number.
+    const char* same_type = term.value.is_number() ? "typeof(v.value) IN ('integer', 'real')" : "typeof(v.value) = 'text'";
+    sql += fmt::format(
+        " AND {}EXISTS (SELECT 1 FROM run_values v WHERE v.run_id = runs.id AND v.key = ?{} AND {} AND v.value {} ?{})",
+        without_tag ? "NOT " : "", parameter + 1, same_type, without_tag ? "=" : sql_operator(term.op), parameter + 2);
     parameter += 2;
   }
   sql += " ORDER BY started_at, id";

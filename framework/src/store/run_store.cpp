@@ -3,7 +3,12 @@
 // describes the schema for readers with the `sqlite3` client.
 #include "cerebra/run_store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -133,6 +138,18 @@ std::map<std::string, double> summary_metrics(const json& summary) {
   return metrics;
 }
 
+// Whether a process is training in the run now: it holds the run's lock
+// (RunDirectory::lock). Asked with a shared lock on a read-only descriptor,
+// so the folder is not touched.
+bool being_trained(const RunDirectory& run) {
+  const std::string file = (fs::path(run.path()) / ".lock").string();
+  const int descriptor = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (descriptor < 0) return false;
+  const bool held = ::flock(descriptor, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(descriptor);  // closing releases a lock we took
+  return held;
+}
+
 }  // namespace
 
 std::string default_store_path(const std::string& output_folder) {
@@ -222,13 +239,13 @@ void RunStore::ensure_schema() {
   transaction.commit();
 }
 
-std::int64_t RunStore::upsert_run(const RunDirectory& run) {
+std::int64_t RunStore::upsert_run(const RunDirectory& run, const std::string& new_status) {
   const std::string path = absolute_path(run.path());
   Statement upsert(db_, path_,
                    "INSERT INTO runs (path, name, status, started_at, updated_at) "
-                   "VALUES (?1, ?2, 'running', strftime('%Y-%m-%dT%H:%M:%SZ','now'), strftime('%Y-%m-%dT%H:%M:%SZ','now')) "
+                   "VALUES (?1, ?2, ?3, strftime('%Y-%m-%dT%H:%M:%SZ','now'), strftime('%Y-%m-%dT%H:%M:%SZ','now')) "
                    "ON CONFLICT(path) DO UPDATE SET updated_at = excluded.updated_at RETURNING id");
-  upsert.bind(1, path).bind(2, fs::path(path).filename().string());
+  upsert.bind(1, path).bind(2, fs::path(path).filename().string()).bind(3, new_status);
   if (!upsert.step()) throw Error(path_ + ": no row for " + path);
   return upsert.integer(0);
 }
@@ -291,7 +308,7 @@ void RunStore::record_start(const RunDirectory& run, const std::string& version)
   // Read the folder before the transaction, so the write lock is held briefly.
   const std::vector<json> epochs = run.read_metrics();
   Transaction transaction(db_, path_);
-  const std::int64_t id = upsert_run(run);
+  const std::int64_t id = upsert_run(run, "running");
   Statement start(db_, path_, "UPDATE runs SET status = 'running', message = '', code_version = ?2 WHERE id = ?1");
   start.bind(1, id).bind(2, version).run();
   store::replace_parameters(db_, path_, id, run.pipeline_file());
@@ -304,13 +321,13 @@ void RunStore::record_start(const RunDirectory& run, const std::string& version)
 
 void RunStore::record_epoch(const RunDirectory& run, const json& figures) {
   Transaction transaction(db_, path_);
-  store::record_epoch_figures(db_, path_, upsert_run(run), figures);
+  store::record_epoch_figures(db_, path_, upsert_run(run, "running"), figures);
   transaction.commit();
 }
 
 void RunStore::record_end(const RunDirectory& run, const json& summary) {
   Transaction transaction(db_, path_);
-  store::record_summary(db_, path_, upsert_run(run), summary);
+  store::record_summary(db_, path_, upsert_run(run, "running"), summary);
   transaction.commit();
 }
 
@@ -318,7 +335,7 @@ void RunStore::index_run(const RunDirectory& run) {
   const std::vector<json> epochs = run.read_metrics();
   const json summary = run.has_summary() ? run.read_summary().raw : json();
   Transaction transaction(db_, path_);
-  const std::int64_t id = upsert_run(run);
+  const std::int64_t id = upsert_run(run, "unfinished");
   store::replace_parameters(db_, path_, id, run.pipeline_file());
   Statement clear(db_, path_, "DELETE FROM epoch_metrics WHERE run_id = ?1");
   clear.bind(1, id).run();
@@ -326,10 +343,9 @@ void RunStore::index_run(const RunDirectory& run) {
   if (summary.is_object()) {
     store::record_summary(db_, path_, id, summary);
   } else {
-    // No summary: a run still training (its own records say `running`) or one
-    // that died without writing it.
-    Statement status(db_, path_, "UPDATE runs SET status = 'unfinished' WHERE id = ?1 AND status != 'running'");
-    status.bind(1, id).run();
+    // No summary: a run still training, or one that died without writing it.
+    Statement status(db_, path_, "UPDATE runs SET status = ?2 WHERE id = ?1");
+    status.bind(1, id).bind(2, being_trained(run) ? "running" : "unfinished").run();
   }
   transaction.commit();
 }

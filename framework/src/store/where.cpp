@@ -40,10 +40,11 @@ std::vector<std::string> split_terms(const std::string& expression) {
       continue;
     }
     if (c == '\'' || c == '"') quote = c;
-    const bool at_word = is_space(c) && i + 4 < expression.size() &&
+    const bool at_word = is_space(c) && i + 3 < expression.size() &&
                          std::tolower(static_cast<unsigned char>(expression[i + 1])) == 'a' &&
                          std::tolower(static_cast<unsigned char>(expression[i + 2])) == 'n' &&
-                         std::tolower(static_cast<unsigned char>(expression[i + 3])) == 'd' && is_space(expression[i + 4]);
+                         std::tolower(static_cast<unsigned char>(expression[i + 3])) == 'd' &&
+                         (i + 4 == expression.size() || is_space(expression[i + 4]));
     if (at_word) {
       terms.push_back(current);
       current.clear();
