@@ -13,6 +13,17 @@
 
 namespace cerebra::testing {
 
+inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// The sqlite3 command-line client's answer to one query on a store, without the last newline.
+inline std::string sqlite3_query(const std::filesystem::path& store, const std::string& sql) {
+  const CommandResult result = run_command("sqlite3 '" + store.string() + "' \"" + sql + "\"");
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  std::string out = result.output;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
 struct RunSpec {
   std::string model = "cnn";
   double learning_rate = 0.001;

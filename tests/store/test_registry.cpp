@@ -10,6 +10,7 @@
 #include "test_support.h"
 
 using namespace cerebra;
+using cerebra::testing::contains;
 using cerebra::testing::error_message_of;
 using cerebra::testing::RunSpec;
 using cerebra::testing::TempDir;
@@ -17,8 +18,6 @@ using cerebra::testing::write_run;
 namespace fs = std::filesystem;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 std::string canonical(const std::string& path) { return fs::weakly_canonical(path).string(); }
 

@@ -19,8 +19,9 @@
 #include "test_support.h"
 
 using namespace cerebra;
+using cerebra::testing::contains;
 using cerebra::testing::error_message_of;
-using cerebra::testing::run_command;
+using cerebra::testing::sqlite3_query;
 using cerebra::testing::RunSpec;
 using cerebra::testing::TempDir;
 using cerebra::testing::write_run;
@@ -29,17 +30,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-// The sqlite3 command-line client's answer to one query on the store.
-std::string sqlite3_query(const std::string& store, const std::string& sql) {
-  const auto result = run_command("sqlite3 '" + store + "' \"" + sql + "\"");
-  EXPECT_EQ(result.exit_code, 0) << result.output;
-  std::string out = result.output;
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
-}
 
 // What a run's trainer does through the store callback: start, epochs, end.
 void record_like_training(const std::string& store_file, const RunDirectory& run, int epochs) {

@@ -9,9 +9,12 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "run_support.h"
+#include "store_test_support.h"
 #include "test_support.h"
 
 using cerebra::testing::cli;
+using cerebra::testing::contains;
+using cerebra::testing::sqlite3_query;
 using cerebra::testing::CommandResult;
 using cerebra::testing::only_run;
 using cerebra::testing::run_command;
@@ -24,8 +27,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 std::string quoted(const std::string& text) { return "'" + text + "'"; }
 
@@ -42,14 +43,6 @@ fs::path train(const TempDir& dir, const std::string& output, const std::string&
     if (std::find(before.begin(), before.end(), run) == before.end()) return run;
   }
   return {};
-}
-
-std::string sqlite3_query(const fs::path& store, const std::string& sql) {
-  const auto result = run_command("sqlite3 " + quoted(store.string()) + " \"" + sql + "\"");
-  EXPECT_EQ(result.exit_code, 0) << result.output;
-  std::string out = result.output;
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
 }
 
 }  // namespace

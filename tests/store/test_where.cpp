@@ -8,16 +8,11 @@
 #include "test_support.h"
 
 using namespace cerebra;
+using cerebra::testing::contains;
 using cerebra::testing::error_message_of;
 using cerebra::testing::RunSpec;
 using cerebra::testing::TempDir;
 using cerebra::testing::write_run;
-
-namespace {
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-}  // namespace
 
 TEST(StoreWhere, ParsesTermsJoinedByAnd) {
   const auto terms = parse_where("model=resnet50 and test.accuracy>0.95 AND training.epochs <= 5 and tag != old");

@@ -61,10 +61,22 @@ json version_json(const ModelVersion& v) {
           {"run", v.run_path}, {"registered_at", v.registered_at}, {"registered_by", v.registered_by}};
 }
 
-// Prints the problem a store operation threw and returns kRunFailed.
-int store_failure(const Invocation& in, const std::exception& error) {
-  std::cerr << "cerebra " << in.verb() << ": " << brief(error) << "\n";
-  return kRunFailed;
+// --store FILE, which every runs/models verb takes, and --json where it prints data.
+void add_store_options(Invocation& in, std::string& store, bool with_json) {
+  if (with_json) in.add_options()("json", po::bool_switch(&in.common.json), "print JSON for tooling");
+  in.add_options()("store", po::value(&store)->value_name("FILE"), kStoreHelp);
+}
+
+// Runs the verb's work; a problem it throws (a store that cannot be read, a
+// run or model that is not there) is printed and the verb fails (exit 1).
+template <typename Work>
+int guarded(const Invocation& in, Work work) {
+  try {
+    return work();
+  } catch (const std::exception& error) {
+    std::cerr << "cerebra " << in.verb() << ": " << brief(error) << "\n";
+    return kRunFailed;
+  }
 }
 
 }  // namespace
@@ -78,10 +90,8 @@ int verb_runs_list(Invocation& in) {
               "or quoted text. Example: --where \"model=resnet50 and test.accuracy>0.95\".\n"
               "Exit codes: 0 listed (even none), 1 the store could not be read, 2 bad usage or --where.");
   std::string where, store;
-  in.add_options()
-      ("where", po::value(&where)->value_name("EXPR"), "only the runs matching every term")
-      ("json", po::bool_switch(&in.common.json), "print JSON for tooling")
-      ("store", po::value(&store)->value_name("FILE"), kStoreHelp);
+  in.add_options()("where", po::value(&where)->value_name("EXPR"), "only the runs matching every term");
+  add_store_options(in, store, true);
   if (auto code = in.parse(0, 0)) return *code;
   std::vector<WhereTerm> terms;
   try {
@@ -89,7 +99,7 @@ int verb_runs_list(Invocation& in) {
   } catch (const Error& error) {
     return in.usage_error(error.what());
   }
-  try {
+  return guarded(in, [&]() -> int {
     const RunStore runs_store(store_or_default(store), false);
     const auto runs = runs_store.list(terms);
     if (in.common.json) {
@@ -106,9 +116,7 @@ int verb_runs_list(Invocation& in) {
     }
     std::cout << table.render() << fmt::format("{} run(s) in {}\n", runs.size(), runs_store.path());
     return kOk;
-  } catch (const std::exception& error) {
-    return store_failure(in, error);
-  }
+  });
 }
 
 int verb_runs_show(Invocation& in) {
@@ -117,11 +125,9 @@ int verb_runs_show(Invocation& in) {
               "setting, its summary metrics, tags and the figures of each epoch. RUN is the run's\n"
               "folder, its name (the folder's name) or its id in `runs list`.");
   std::string store;
-  in.add_options()
-      ("json", po::bool_switch(&in.common.json), "print JSON for tooling")
-      ("store", po::value(&store)->value_name("FILE"), kStoreHelp);
+  add_store_options(in, store, true);
   if (auto code = in.parse(1, 1)) return *code;
-  try {
+  return guarded(in, [&]() -> int {
     const StoredRun run = RunStore(store_or_default(store), false).find(in.first(), true);
     if (in.common.json) {
       std::cout << run_json(run).dump(2) << "\n";
@@ -153,9 +159,7 @@ int verb_runs_show(Invocation& in) {
       std::cout << "\n" << epochs.render();
     }
     return kOk;
-  } catch (const std::exception& error) {
-    return store_failure(in, error);
-  }
+  });
 }
 
 int verb_runs_compare(Invocation& in) {
@@ -163,11 +167,9 @@ int verb_runs_compare(Invocation& in) {
               "The pipeline settings in which the runs differ, then every summary metric side by\n"
               "side. RUN is a run's folder, name or id.");
   std::string store;
-  in.add_options()
-      ("json", po::bool_switch(&in.common.json), "print JSON for tooling")
-      ("store", po::value(&store)->value_name("FILE"), kStoreHelp);
+  add_store_options(in, store, true);
   if (auto code = in.parse(2, Invocation::kUnlimited)) return *code;
-  try {
+  return guarded(in, [&]() -> int {
     const RunStore runs_store(store_or_default(store), false);
     std::vector<StoredRun> runs;
     for (const auto& reference : in.positional()) runs.push_back(runs_store.find(reference));
@@ -214,27 +216,23 @@ int verb_runs_compare(Invocation& in) {
     std::cout << (out["differences"].empty() ? "The runs' pipelines are the same.\n" : "Parameters that differ:\n" + differences.render())
               << "\nMetrics:\n" << metrics.render();
     return kOk;
-  } catch (const std::exception& error) {
-    return store_failure(in, error);
-  }
+  });
 }
 
 namespace {
 
 int change_tags(Invocation& in, bool add) {
   std::string store;
-  in.add_options()("store", po::value(&store)->value_name("FILE"), kStoreHelp);
+  add_store_options(in, store, false);
   if (auto code = in.parse(2, Invocation::kUnlimited)) return *code;
-  try {
+  return guarded(in, [&]() -> int {
     RunStore runs_store(store_or_default(store), false);
     if (add) runs_store.tag(in.first(), in.rest());
     else runs_store.untag(in.first(), in.rest());
     const StoredRun run = runs_store.find(in.first());
     std::cout << run.name << ": tags " << (run.tags.empty() ? "-" : joined(run.tags)) << "\n";
     return kOk;
-  } catch (const std::exception& error) {
-    return store_failure(in, error);
-  }
+  });
 }
 
 }  // namespace
@@ -258,11 +256,11 @@ int verb_runs_index(Invocation& in) {
               "(DIR/.cerebra/store.db for an output folder).\n"
               "Exit codes: 0 indexed, 1 a folder or run could not be read (the others are indexed).");
   std::string store;
-  in.add_options()("store", po::value(&store)->value_name("FILE"), kStoreHelp);
+  add_store_options(in, store, false);
   if (auto code = in.parse(1, Invocation::kUnlimited)) return *code;
   int exit_code = kOk;
   for (const auto& folder : in.positional()) {
-    try {
+    const int code = guarded(in, [&]() -> int {
       std::string path = store;
       if (path.empty()) {
         std::error_code error;
@@ -272,10 +270,9 @@ int verb_runs_index(Invocation& in) {
       const IndexResult result = runs_store.index_folder(folder);
       for (const auto& problem : result.problems) std::cerr << "cerebra runs index: " << problem << "\n";
       std::cout << fmt::format("indexed {} run(s) from {} into {}\n", result.indexed.size(), folder, runs_store.path());
-      if (!result.problems.empty()) exit_code = kRunFailed;
-    } catch (const std::exception& error) {
-      exit_code = store_failure(in, error);
-    }
+      return result.problems.empty() ? kOk : kRunFailed;
+    });
+    if (code != kOk) exit_code = code;
   }
   return exit_code;
 }
@@ -285,17 +282,15 @@ int verb_runs_gc(Invocation& in) {
               "Drops from the store the runs whose folder is gone, with their parameters, metrics\n"
               "and tags, and prints each. Registered model versions stay (and say their run is gone).");
   std::string store;
-  in.add_options()("store", po::value(&store)->value_name("FILE"), kStoreHelp);
+  add_store_options(in, store, false);
   if (auto code = in.parse(0, 0)) return *code;
-  try {
+  return guarded(in, [&]() -> int {
     RunStore runs_store(store_or_default(store), false);
     const auto dropped = runs_store.collect_garbage();
     for (const auto& path : dropped) std::cout << "dropped " << path << "\n";
     std::cout << fmt::format("dropped {} run(s) whose folder is gone from {}\n", dropped.size(), runs_store.path());
     return kOk;
-  } catch (const std::exception& error) {
-    return store_failure(in, error);
-  }
+  });
 }
 
 int verb_models_register(Invocation& in) {
@@ -304,19 +299,16 @@ int verb_models_register(Invocation& in) {
               "RUN is a run's folder (indexed first when the store does not know it), name or id.\n"
               "predict, eval and explain then take models:/NAME/VERSION or models:/NAME/STAGE.");
   std::string name, store;
-  in.add_options()
-      ("name", po::value(&name)->value_name("NAME"), "the model's name (letters, digits, . _ -)")
-      ("store", po::value(&store)->value_name("FILE"), kStoreHelp);
+  in.add_options()("name", po::value(&name)->value_name("NAME"), "the model's name (letters, digits, . _ -)");
+  add_store_options(in, store, false);
   if (auto code = in.parse(1, 1)) return *code;
   if (name.empty()) return in.usage_error("--name NAME is required");
-  try {
+  return guarded(in, [&]() -> int {
     const ModelVersion model = RunStore(store_or_default(store)).register_model(in.first(), name);
     std::cout << fmt::format("registered {} as {} version {} (models:/{}/{})\n", model.run_path, model.name,
                              model.version, model.name, model.version);
     return kOk;
-  } catch (const std::exception& error) {
-    return store_failure(in, error);
-  }
+  });
 }
 
 int verb_models_stage(Invocation& in) {
@@ -324,13 +316,13 @@ int verb_models_stage(Invocation& in) {
               "Moves a version to a stage and records the change (who, when, from, to).\n"
               "models:/NAME/STAGE names the newest version in that stage.");
   std::string store;
-  in.add_options()("store", po::value(&store)->value_name("FILE"), kStoreHelp);
+  add_store_options(in, store, false);
   if (auto code = in.parse(3, 3)) return *code;
   const std::string& version = in.positional()[1];
   if (version.empty() || version.size() > 9 || version.find_first_not_of("0123456789") != std::string::npos) {
     return in.usage_error("VERSION must be a version number, not '" + version + "'");
   }
-  try {
+  return guarded(in, [&]() -> int {
     const StageChange change =
         RunStore(store_or_default(store), false).set_stage(in.first(), std::stoi(version), in.positional()[2]);
     if (change.from_stage == change.to_stage) {
@@ -339,19 +331,15 @@ int verb_models_stage(Invocation& in) {
       std::cout << fmt::format("{} version {}: {} -> {}\n", change.name, change.version, change.from_stage, change.to_stage);
     }
     return kOk;
-  } catch (const std::exception& error) {
-    return store_failure(in, error);
-  }
+  });
 }
 
 int verb_models_list(Invocation& in) {
   in.describe("cerebra models list [--json] [--store FILE]\n\nEvery registered version: name, version, stage, run.");
   std::string store;
-  in.add_options()
-      ("json", po::bool_switch(&in.common.json), "print JSON for tooling")
-      ("store", po::value(&store)->value_name("FILE"), kStoreHelp);
+  add_store_options(in, store, true);
   if (auto code = in.parse(0, 0)) return *code;
-  try {
+  return guarded(in, [&]() -> int {
     const auto versions = RunStore(store_or_default(store), false).models();
     if (in.common.json) {
       json out = json::array();
@@ -365,19 +353,15 @@ int verb_models_list(Invocation& in) {
     }
     std::cout << table.render();
     return kOk;
-  } catch (const std::exception& error) {
-    return store_failure(in, error);
-  }
+  });
 }
 
 int verb_models_show(Invocation& in) {
   in.describe("cerebra models show NAME [--json] [--store FILE]\n\nA model's versions and the history of its stages.");
   std::string store;
-  in.add_options()
-      ("json", po::bool_switch(&in.common.json), "print JSON for tooling")
-      ("store", po::value(&store)->value_name("FILE"), kStoreHelp);
+  add_store_options(in, store, true);
   if (auto code = in.parse(1, 1)) return *code;
-  try {
+  return guarded(in, [&]() -> int {
     const RunStore runs_store(store_or_default(store), false);
     const auto versions = runs_store.models(in.first());
     if (versions.empty()) throw Error(runs_store.no_such_model(in.first()));
@@ -399,9 +383,7 @@ int verb_models_show(Invocation& in) {
     std::cout << "model " << in.first() << "\n\n" << table.render() << "\nstage history:\n"
               << (history.empty() ? "(no stage change yet)\n" : changes.render());
     return kOk;
-  } catch (const std::exception& error) {
-    return store_failure(in, error);
-  }
+  });
 }
 
 }  // namespace cerebra::cli
