@@ -125,6 +125,9 @@ TEST(StoreCli, TrainingIndexesItselfAndTheRunsVerbsReadTheStore) {
   const auto unknown = run_command(cli() + " runs frobnicate");
   EXPECT_EQ(unknown.exit_code, 2);
   EXPECT_TRUE(contains(unknown.output, "one of: list, show, compare, tag, untag, index, gc")) << unknown.output;
+  const auto group_help = run_command(cli() + " models --help");
+  EXPECT_EQ(group_help.exit_code, 0);
+  EXPECT_TRUE(contains(group_help.output, "one of: register, stage, list, show")) << group_help.output;
 }
 
 TEST(StoreCli, PredictEvalAndExplainTakeModelReferences) {

@@ -83,6 +83,12 @@ int dispatch(int argc, char** argv) {
     if (name.rfind(verb + " ", 0) == 0) group_commands += (group_commands.empty() ? "" : ", ") + name.substr(verb.size() + 1);
   }
   if (!group_commands.empty()) {
+    const std::string asked = argc > 1 ? argv[1] : "";
+    if (asked == "--help" || asked == "-h") {
+      std::cout << "Usage: cerebra " << verb << " COMMAND [options]; COMMAND is one of: " << group_commands
+                << "\n(cerebra " << verb << " COMMAND --help for its options)\n";
+      return kOk;
+    }
     std::cerr << "cerebra " << verb << ": " << (argc > 1 ? "unknown command '" + both + "'" : "a command is missing")
               << "; one of: " << group_commands << "\n";
     return kBadUsage;
