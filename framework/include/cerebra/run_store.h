@@ -73,10 +73,10 @@ struct IndexResult {
 
 class RunStore {
  public:
+  static constexpr int kDefaultBusyTimeoutMs = 15000;
   // Opens the store, creating the file (and its folder) when `create`; Error
   // naming the file when it is missing (without `create`), not an SQLite
   // database, corrupt, or locked past the busy timeout.
-  static constexpr int kDefaultBusyTimeoutMs = 15000;
   explicit RunStore(const std::string& path, bool create = true, int busy_timeout_ms = kDefaultBusyTimeoutMs);
   ~RunStore();
   RunStore(const RunStore&) = delete;
