@@ -6,8 +6,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 # chromium: the report's browser test (tests/report/test_report_browser.cpp)
-# opens generated reports headless.
-tools/setup.sh chromium
+# opens generated reports headless. sqlite3: the run store's tests
+# (tests/store/) read the store with the command-line client.
+tools/setup.sh chromium sqlite3
 tools/build.sh
 # Real-data tests read the shared datasets when they are there.
 if [ -z "${CEREBRA_DATA:-}" ] && [ -d "$root/../shared/datasets" ]; then
