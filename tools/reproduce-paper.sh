@@ -155,11 +155,11 @@ if [[ $ran -eq 0 ]]; then
   exit 1
 fi
 
-# The run directory of an experiment, or nothing.
+# The run directory of an experiment, or nothing (not the run store's hidden .cerebra/).
 run_of() {
   local dest="$out/runs/$1"
   [[ -d "$dest" ]] || return 0
-  find "$dest" -mindepth 1 -maxdepth 1 -type d | sort | tail -n 1
+  find "$dest" -mindepth 1 -maxdepth 1 -type d -not -name '.*' | sort | tail -n 1
 }
 
 # The paper's reported accuracies.

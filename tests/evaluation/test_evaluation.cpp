@@ -18,6 +18,7 @@
 
 namespace fs = std::filesystem;
 using cerebra::testing::cli;
+using cerebra::testing::first_run;
 using cerebra::testing::CommandResult;
 using cerebra::testing::read_json;
 using cerebra::testing::read_text;
@@ -64,7 +65,7 @@ fs::path train(const TempDir& dir, const std::string& output, const std::string&
                             options);
   EXPECT_EQ(result.exit_code, 0) << result.output;
   if (result.exit_code != 0) return {};
-  return fs::directory_iterator(dir.file(output))->path();
+  return first_run(dir.file(output));
 }
 
 // One run shared by the suite (ctest starts each test in its own process, so

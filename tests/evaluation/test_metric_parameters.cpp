@@ -11,6 +11,7 @@
 
 namespace fs = std::filesystem;
 using cerebra::testing::cli;
+using cerebra::testing::first_run;
 using cerebra::testing::read_json;
 using cerebra::testing::read_text;
 using cerebra::testing::run_command;
@@ -29,7 +30,7 @@ bootstrap = 20
 )");
   auto result = run_command(cli() + " run " + dir.file("tiny.toml") + " --set run.output=" + dir.file("runs"));
   ASSERT_EQ(result.exit_code, 0) << result.output;
-  const fs::path run = fs::directory_iterator(dir.file("runs"))->path();
+  const fs::path run = first_run(dir.file("runs"));
 
   auto test = read_json(run / "summary.json")["test"]["metrics"];
   EXPECT_EQ(test["f1"]["average"], "weighted");

@@ -14,6 +14,7 @@
 
 namespace fs = std::filesystem;
 using cerebra::testing::cli;
+using cerebra::testing::first_run;
 using cerebra::testing::read_jsonl;
 using cerebra::testing::run_command;
 using cerebra::testing::TempDir;
@@ -66,7 +67,7 @@ fs::path train(const TempDir& dir, const std::string& architecture, std::string&
     problem = "training " + architecture + " failed: " + result.output;
     return {};
   }
-  return fs::directory_iterator(dir.file(architecture))->path();
+  return first_run(dir.file(architecture));
 }
 
 // A wide slice: dark frame, gray elliptic head, one bright spot at (62, 30).

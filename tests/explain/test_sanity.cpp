@@ -12,6 +12,7 @@
 namespace fs = std::filesystem;
 using namespace cerebra;
 using cerebra::testing::cli;
+using cerebra::testing::first_run;
 using cerebra::testing::read_json;
 using cerebra::testing::run_command;
 using cerebra::testing::TempDir;
@@ -75,7 +76,7 @@ class ExplainSanity : public ::testing::Test {
       *problem_ = "training failed: " + result.output;
       return;
     }
-    run_dir_ = new std::string(fs::directory_iterator(dir_->file("runs"))->path().string());
+    run_dir_ = new std::string(first_run(dir_->file("runs")).string());
     try {
       run_ = new TrainedRun(*run_dir_, cerebra::testing::build_tree_host().registry());
       SanityOptions options;

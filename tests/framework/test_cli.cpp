@@ -73,7 +73,7 @@ TEST(Cli, ListsEachTrainingKind) {
       {"optimizer", {"adam", "adamw", "sgd"}},
       {"schedule", {"constant", "cosine", "one_cycle", "plateau", "step"}},
       {"objective", {"classification", "contrastive"}},
-      {"callback", {"checkpoint", "early_stopping", "metrics_log", "progress", "report", "summary"}}};
+      {"callback", {"checkpoint", "early_stopping", "metrics_log", "progress", "report", "store", "summary"}}};
   for (const auto& [kind, names] : expected) {
     auto result = run_command(cli() + " list " + kind + " --json");
     ASSERT_EQ(result.exit_code, 0) << result.output;

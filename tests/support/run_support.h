@@ -1,6 +1,7 @@
 // Helpers for tests that train tiny runs through the `cerebra` command.
 #pragma once
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -74,10 +75,26 @@ inline std::vector<nlohmann::json> read_metrics(const std::filesystem::path& run
   return read_jsonl(run / "metrics.jsonl");
 }
 
+// The run directories of an output folder, sorted; hidden entries (the run
+// store's .cerebra/) are not runs.
+inline std::vector<std::filesystem::path> run_folders(const std::filesystem::path& output) {
+  std::vector<std::filesystem::path> runs;
+  for (const auto& entry : std::filesystem::directory_iterator(output)) {
+    if (entry.path().filename().string().rfind('.', 0) != 0) runs.push_back(entry.path());
+  }
+  std::sort(runs.begin(), runs.end());
+  return runs;
+}
+
+// The first run directory of an output folder (empty when there is none).
+inline std::filesystem::path first_run(const std::filesystem::path& output) {
+  const auto runs = run_folders(output);
+  return runs.empty() ? std::filesystem::path() : runs.front();
+}
+
 // The one run directory a test's output folder holds.
 inline std::filesystem::path only_run(const std::filesystem::path& output) {
-  std::vector<std::filesystem::path> runs;
-  for (const auto& entry : std::filesystem::directory_iterator(output)) runs.push_back(entry.path());
+  const std::vector<std::filesystem::path> runs = run_folders(output);
   EXPECT_EQ(runs.size(), 1u) << output;
   return runs.empty() ? std::filesystem::path() : runs[0];
 }

@@ -115,6 +115,9 @@ TEST(Faults, AFullDiskEndsTheRunNamingFileCauseAndFreeSpaceAndResumeContinues) {
   TempDir dir;
   SmallDisk disk(dir.file("small"), "1200k");
   if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
+  // The run store off the small disk: its pages would take the room this
+  // disk's size leaves for summary.json (the store's own full disk is a warning).
+  cerebra::testing::ScopedEnv store("CEREBRA_STORE", dir.file("store.db"));
   write_text(dir.file("p.toml"), cerebra::testing::tiny_pipeline(4));
   auto result = run_command(cli() + " run " + dir.file("p.toml") + " --set run.output=" + dir.file("small"));
   EXPECT_EQ(result.exit_code, 1) << result.output;

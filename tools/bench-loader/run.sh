@@ -33,15 +33,18 @@ for threads in (1, 2):
     rows[f"cerebra threads={threads} cold"] = median(rf"cerebra threads={threads} cold_images_per_s=([\d.]+)")
     rows[f"cerebra threads={threads} warm"] = median(rf"cerebra threads={threads} cold_images_per_s=[\d.]+ warm_images_per_s=([\d.]+)")
 for workers in (0, 1, 2):
-    rows[f"torchvision workers={workers}"] = median(
-        rf"torchvision workers={workers} epoch1_images_per_s=([\d.]+)")
-    rows[f"torchvision workers={workers} epoch 2"] = median(
-        rf"torchvision workers={workers} epoch1_images_per_s=[\d.]+ epoch2_images_per_s=([\d.]+)")
+    for mode in ("beginner", "best"):
+        rows[f"torchvision {mode} workers={workers}"] = median(
+            rf"torchvision workers={workers} mode={mode} epoch1_images_per_s=([\d.]+)")
+        rows[f"torchvision {mode} workers={workers} epoch 2"] = median(
+            rf"torchvision workers={workers} mode={mode} epoch1_images_per_s=[\d.]+ epoch2_images_per_s=([\d.]+)")
 for name, (value, count) in rows.items():
     print(f"median {name}: {value:.1f} img/s ({count} rounds)")
 cold = max(rows["cerebra threads=1 cold"][0], rows["cerebra threads=2 cold"][0])
 warm = max(rows["cerebra threads=1 warm"][0], rows["cerebra threads=2 warm"][0])
-reference = max(v for k, (v, _) in rows.items() if k.startswith("torchvision"))
-print(f"best median: cerebra cold {cold:.1f} img/s, warm {warm:.1f} img/s; torchvision {reference:.1f} img/s")
-print(f"ratio cold/torchvision {cold / reference:.2f}, warm/torchvision {warm / reference:.2f}")
+for mode in ("beginner", "best"):
+    reference = max(v for k, (v, _) in rows.items() if k.startswith(f"torchvision {mode}"))
+    print(f"best median: cerebra cold {cold:.1f} img/s, warm {warm:.1f} img/s; torchvision {mode} {reference:.1f} img/s")
+    print(f"ratio against torchvision {mode}: cold {cold / reference:.2f}x, warm {warm / reference:.2f}x"
+          + ("  (goals: cold 3x, warm 15x)" if mode == "best" else ""))
 PY

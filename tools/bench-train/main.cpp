@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
   const cerebra::detail::Precision precision =
       cerebra::detail::choose_precision(o.precision, cerebra::detail::compute_facts(torch::kCPU)).precision;
   std::function<void()> step = [&] {
-    optimizer->zero_grad();
+    cerebra::detail::clear_gradients(*optimizer);
     torch::Tensor loss;
     {
       cerebra::detail::AutocastScope autocast(torch::kCPU, precision);

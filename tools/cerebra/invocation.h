@@ -65,5 +65,17 @@ int verb_compare(Invocation& in);
 int verb_audit(Invocation& in);
 int verb_report(Invocation& in);
 int verb_export(Invocation& in);
+// store_verbs.cpp: the run store and the registry of trained models.
+int verb_runs_list(Invocation& in);
+int verb_runs_show(Invocation& in);
+int verb_runs_compare(Invocation& in);
+int verb_runs_tag(Invocation& in);
+int verb_runs_untag(Invocation& in);
+int verb_runs_index(Invocation& in);
+int verb_runs_gc(Invocation& in);
+int verb_models_register(Invocation& in);
+int verb_models_stage(Invocation& in);
+int verb_models_list(Invocation& in);
+int verb_models_show(Invocation& in);
 
 }  // namespace cerebra::cli

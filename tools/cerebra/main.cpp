@@ -32,6 +32,11 @@ Commands:
                          Grad-CAM heat maps for each image; --sanity checks them
   export RUN_DIR --format pth|safetensors|torchscript --out FILE
                          the run's model for Python (torchvision's names), with MODEL_CARD.md
+  runs list|show|compare|tag|untag|index|gc
+                         the run store: every run indexed as it trains
+  models register|stage|list|show
+                         the registry of trained models; predict, eval and explain
+                         take models:/NAME/STAGE or models:/NAME/VERSION for RUN_DIR
 
 Options for every command:
   --plugin-path DIR      also search DIR for plugins (repeatable)
@@ -45,6 +50,7 @@ Exit codes: 0 ok, 1 failed (run, evaluation, or nothing predicted/compared),
 )";
 
 // One line per verb; a new verb is a function (invocation.h) and a line here.
+// A verb of two words (`runs list`) is a group and a sub-command.
 struct Verb {
   const char* name;
   int (*run)(Invocation&);
@@ -54,14 +60,40 @@ const Verb kVerbs[] = {
     {"list", verb_list},       {"inspect", verb_inspect}, {"validate", verb_validate}, {"run", verb_run},
     {"eval", verb_eval},       {"predict", verb_predict}, {"explain", verb_explain},   {"compare", verb_compare},
     {"audit", verb_audit},     {"report", verb_report},   {"export", verb_export},
+    {"runs list", verb_runs_list},       {"runs show", verb_runs_show},   {"runs compare", verb_runs_compare},
+    {"runs tag", verb_runs_tag},         {"runs untag", verb_runs_untag}, {"runs index", verb_runs_index},
+    {"runs gc", verb_runs_gc},
+    {"models register", verb_models_register}, {"models stage", verb_models_stage},
+    {"models list", verb_models_list},         {"models show", verb_models_show},
 };
 
-int dispatch(const std::string& verb, int argc, char** argv) {
+// argv[0] is the verb (or the group, argv[1] then its sub-command).
+int dispatch(int argc, char** argv) {
+  const std::string verb = argv[0];
+  const std::string both = argc > 1 ? verb + " " + argv[1] : verb;
+  std::string group_commands;
   for (const auto& entry : kVerbs) {
-    if (verb == entry.name) {
+    const std::string name = entry.name;
+    if (name == verb) {
       Invocation invocation(verb, argc, argv);
       return entry.run(invocation);
     }
+    if (name == both) {
+      Invocation invocation(both, argc - 1, argv + 1);
+      return entry.run(invocation);
+    }
+    if (name.rfind(verb + " ", 0) == 0) group_commands += (group_commands.empty() ? "" : ", ") + name.substr(verb.size() + 1);
+  }
+  if (!group_commands.empty()) {
+    const std::string asked = argc > 1 ? argv[1] : "";
+    if (asked == "--help" || asked == "-h") {
+      std::cout << "Usage: cerebra " << verb << " COMMAND [options]; COMMAND is one of: " << group_commands
+                << "\n(cerebra " << verb << " COMMAND --help for its options)\n";
+      return kOk;
+    }
+    std::cerr << "cerebra " << verb << ": " << (argc > 1 ? "unknown command '" + both + "'" : "a command is missing")
+              << "; one of: " << group_commands << "\n";
+    return kBadUsage;
   }
   std::cerr << "cerebra: unknown command '" << verb << "'\n\n" << kUsage;
   return kBadUsage;
@@ -84,7 +116,7 @@ int main(int argc, char** argv) {
     return kOk;
   }
   try {
-    return dispatch(verb, argc - 1, argv + 1);
+    return dispatch(argc - 1, argv + 1);
   } catch (const std::exception& error) {
     std::cerr << "cerebra " << verb << ": error: " << cerebra::brief(error) << "\n";
     return kRunFailed;

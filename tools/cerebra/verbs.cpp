@@ -6,6 +6,7 @@
 
 #include "cerebra/export.h"
 #include "cerebra/host.h"
+#include "cerebra/run_store.h"
 #include "cerebra/tta.h"
 #include "invocation.h"
 
@@ -75,6 +76,8 @@ int verb_eval(Invocation& in) {
       "Several runs: an ensemble averaging their probabilities on the first run's split (every\n"
       "run must have the same images in it and the same classes) or on --data; prints the\n"
       "ensemble's metrics and each run's accuracy and per-class recall; writes no files.\n"
+      "RUN_DIR may be models:/NAME/STAGE or models:/NAME/VERSION (the registry in $CEREBRA_STORE,\n"
+      "else runs/.cerebra/store.db).\n"
       "Exit codes: 0 ok, 1 evaluation failed, 2 bad usage.");
   EvalOptions eval;
   std::string tta;
@@ -97,7 +100,9 @@ int verb_eval(Invocation& in) {
       return in.usage_error(std::string("--tta: ") + cerebra::brief(error));
     }
   }
-  return command_eval(in.common, in.positional(), eval);
+  std::vector<std::string> run_dirs;
+  for (const auto& reference : in.positional()) run_dirs.push_back(cerebra::resolve_run_reference(reference));
+  return command_eval(in.common, run_dirs, eval);
 }
 
 int verb_predict(Invocation& in) {
@@ -105,6 +110,7 @@ int verb_predict(Invocation& in) {
               "The predicted class and every class's probability for each image, using the run's\n"
               "best checkpoint and preprocessing. Folders are walked (recursively) for image files.\n"
               "A file that cannot be read gets a line saying why; the others are still predicted.\n"
+              "RUN_DIR may be models:/NAME/STAGE or models:/NAME/VERSION (cerebra models).\n"
               "Exit codes: 0 at least one image predicted, 1 none, 2 bad usage.");
   bool csv = false, json = false;
   std::string device = "auto";
@@ -114,7 +120,8 @@ int verb_predict(Invocation& in) {
       ("device", po::value(&device)->value_name("DEVICE"), "auto (default), cpu, cuda or cuda:N");
   if (auto code = in.parse(2, Invocation::kUnlimited)) return *code;
   if (csv && json) return in.usage_error("--csv and --json exclude each other");
-  return command_predict(in.common, in.first(), in.rest(), json ? "json" : csv ? "csv" : "table", device);
+  return command_predict(in.common, cerebra::resolve_run_reference(in.first()), in.rest(),
+                         json ? "json" : csv ? "csv" : "table", device);
 }
 
 int verb_explain(Invocation& in) {
@@ -125,7 +132,8 @@ int verb_explain(Invocation& in) {
               "checkpoint and preprocessing: for each image a PNG of the heat map over the image as the\n"
               "model saw it and one over the original, and a line in cams.jsonl (classes, probability,\n"
               "peak, share of the map inside the head). A file that cannot be explained gets an error\n"
-              "line; the others go on. --sanity randomises the layer groups from the head down and\n"
+              "line; the others go on. RUN_DIR may be models:/NAME/STAGE or models:/NAME/VERSION.\n"
+              "--sanity randomises the layer groups from the head down and\n"
               "compares the maps (Spearman, SSIM), and scores localisation where lesions are known.\n"
               "Exit codes: 0 at least one image explained (or the checks ran), 1 none, 2 bad usage.");
   ExplainCommandOptions explain;
@@ -152,7 +160,7 @@ int verb_explain(Invocation& in) {
     return in.usage_error("--data and --images go with --sanity");
   }
   if (explain.images == 0) return in.usage_error("--images must be at least 1");
-  return command_explain(in.common, in.first(), in.rest(), explain);
+  return command_explain(in.common, cerebra::resolve_run_reference(in.first()), in.rest(), explain);
 }
 
 int verb_compare(Invocation& in) {

@@ -12,6 +12,7 @@
 #include "cerebra/evaluate.h"
 #include "cerebra/report.h"
 #include "cerebra/run_directory.h"
+#include "cerebra/run_store.h"
 
 namespace cerebra {
 
@@ -98,6 +99,44 @@ class Summary : public Callback {
   void on_run_end(TrainingSession& session) override { session.directory().write_summary(session.state().summary); }
 };
 
+// The run store (cerebra/run_store.h) indexes the run at its start, after each
+// epoch and at its end. The run directory is the record; the store is an
+// index that `cerebra runs index` can rebuild, so a store that cannot be
+// written is a warning in the log, never a failed run.
+class StoreRecorder : public Callback {
+ public:
+  explicit StoreRecorder(const Parameters&) {}
+
+  void on_run_start(TrainingSession& session) override {
+    path_ = store_path_for_run(session.directory().path());
+    record(session, [&](RunStore& store) { store.record_start(session.directory(), code_version()); });
+  }
+  void on_epoch_end(TrainingSession& session) override {
+    record(session, [&](RunStore& store) { store.record_epoch(session.directory(), session.state().figures); });
+  }
+  void on_run_end(TrainingSession& session) override {
+    if (record(session, [&](RunStore& store) { store.record_end(session.directory(), session.state().summary); })) {
+      session.log() << "store: indexed in " << path_ << "\n";
+    }
+  }
+
+ private:
+  template <typename Write>
+  bool record(TrainingSession& session, Write write) {
+    try {
+      RunStore store(path_);
+      write(store);
+      return true;
+    } catch (const std::exception& error) {
+      session.log() << "store: warning: the run is not indexed (" << brief(error)
+                    << "); the run goes on. Index it later with: cerebra runs index " << session.directory().path()
+                    << "\n";
+      return false;
+    }
+  }
+  std::string path_;
+};
+
 // report.html at the end of the run, after summary.json. The run's results
 // are already on disk, so a report that cannot be written does not change the
 // run's status: the log says why and how to write it later.
@@ -152,6 +191,10 @@ void register_builtin_callbacks(Registry& registry) {
   registry.add<Progress>(kinds::callback, "progress", "Progress bar on a terminal and one log line per epoch (always on)",
                          {});
   registry.add<Summary>(kinds::callback, "summary", "Writes summary.json when the run ends (always on)", {});
+  registry.add<StoreRecorder>(kinds::callback, "store",
+                              "Indexes the run in the run store ($CEREBRA_STORE, else <[run] output>/.cerebra/store.db) "
+                              "at its start, after each epoch and at its end (always on)",
+                              {});
   // The report's Grad-CAM gallery opens the run's model, so the writer keeps the registry.
   ComponentInfo report;
   report.kind = kinds::callback;
@@ -174,8 +217,9 @@ const std::vector<std::string>& always_on_callbacks() {
   // The checkpoint before the metrics line: a line in metrics.jsonl always
   // has its checkpoint, and a resume restores a line the crash lost from the
   // checkpoint's training state.
+  // The store after the metrics line and the summary, which it indexes.
   // The report last: it reads summary.json.
-  static const std::vector<std::string> names{"checkpoint", "metrics_log", "progress", "summary", "report"};
+  static const std::vector<std::string> names{"checkpoint", "metrics_log", "progress", "summary", "store", "report"};
   return names;
 }
 

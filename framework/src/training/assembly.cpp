@@ -154,6 +154,12 @@ BuiltModel build_model(const Pipeline& pipeline, const Assembly& assembly, const
   return built;
 }
 
+void clear_gradients(torch::optim::Optimizer& optimizer) {
+  for (auto& group : optimizer.param_groups()) {
+    for (auto& p : group.params()) p.mutable_grad() = torch::Tensor();
+  }
+}
+
 void place_model(ClassifierModel& model, const torch::Device& device, bool channels_last) {
   model.to(device);
   if (!channels_last) return;

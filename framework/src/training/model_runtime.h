@@ -37,6 +37,13 @@ LoaderOptions loader_options(const Pipeline& pipeline, bool training);
 // (they then meet channels-last inputs without a layout conversion).
 void place_model(ClassifierModel& model, const torch::Device& device, bool channels_last);
 
+// Drops every parameter's gradient before a step (PyTorch 2's
+// zero_grad(set_to_none=True)): backward then writes fresh gradients instead
+// of adding to zeroed ones, one pass over the weights' size less each way.
+// A parameter that gets no gradient is skipped by the optimizer, not moved
+// by its momentum.
+void clear_gradients(torch::optim::Optimizer& optimizer);
+
 torch::Tensor to_input(const Batch& batch, const torch::Device& device, bool channels_last);
 
 // Reads a Cerebra checkpoint (tensors mapped to `device`); Error naming the file.

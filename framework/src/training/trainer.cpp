@@ -241,7 +241,7 @@ void Trainer::apply_schedule(std::size_t batch, std::size_t batches) {
 // Seam: precision. The objective's forward pass runs under autocast
 // ([run] precision); backward, the optimizer and the loss stay float32.
 void Trainer::take_step(Inputs& inputs, std::int64_t batch_size) {
-  optimizer_->zero_grad();
+  clear_gradients(*optimizer_);
   StepResult step;
   {
     AutocastScope autocast(device_, precision_.precision);
