@@ -296,3 +296,14 @@ TEST(ExportInceptionV3, PythonLoadsItIntoTorchvisionStrictlyWithCerebrasLogits) 
   check_in_python(dir, run, "inception_v3", 2, 75, torch::rand({2, 3, 75, 75}), {"pth", "safetensors", "torchscript"},
                   R"({"aux_logits": false, "transform_input": true, "init_weights": false})");
 }
+
+TEST(ExportVgg16, TorchScriptRunsInPythonWithCerebrasLogits) {
+  if (!python_has_torch()) GTEST_SKIP() << "/usr/bin/python3 has no torch and torchvision (python3-torch, python3-torchvision)";
+  TempDir dir;
+  // Its state dict is checked above (ExportTorchvision); this is its TorchScript, from a real run.
+  const fs::path run =
+      cerebra::testing::train_tiny_run(dir, 1, "", cerebra::testing::tiny_pipeline(1, "type = \"vgg16\"", 32, 32));
+  ASSERT_FALSE(run.empty());
+  torch::manual_seed(23);
+  check_in_python(dir, run, "vgg16", 2, 32, torch::rand({2, 3, 32, 32}), {"torchscript"});
+}
