@@ -91,7 +91,6 @@ std::string paired_tests_text(const std::vector<ComparisonRow>& rows,
   if (tests.empty()) return "";
   std::ostringstream out;
   const bool markdown = format == "markdown";
-  out << "\nEach run against the first, " << describe_run(rows[0]) << ", on the same test images:\n\n";
   const std::vector<std::string> header{"Model",     "Run", "Images", "b", "c", "McNemar p", "Accuracy difference",
                                         "95% interval"};
   std::vector<std::vector<std::string>> cells;
@@ -109,7 +108,9 @@ std::string paired_tests_text(const std::vector<ComparisonRow>& rows,
                      format_signed(result.difference) + (mark ? std::string(" ") + kNotSignificantMark : ""),
                      "[" + format_signed(result.interval.low) + ", " + format_signed(result.interval.high) + "]"});
   }
+  out << "\n";
   if (!cells.empty()) {
+    out << "Each run against the first, " << describe_run(rows[0]) << ", on the same test images:\n\n";
     if (markdown) {
       out << markdown_row(header) << "|---|---|---:|---:|---:|---:|---:|---|\n";
       for (const auto& line : cells) out << markdown_row(line);
@@ -129,10 +130,12 @@ std::string paired_tests_text(const std::vector<ComparisonRow>& rows,
           << "beyond chance.\n";
     }
   }
+  bool gap = !cells.empty();  // one blank line between the table's notes and the runs not tested
   for (const auto& test : tests) {
     if (test.result) continue;
-    out << (cells.empty() ? "" : "\n") << describe_run(rows[test.second]) << ": not tested against the first run: "
+    out << (gap ? "\n" : "") << describe_run(rows[test.second]) << ": not tested against the first run: "
         << test.skipped << "\n";
+    gap = false;
   }
   return out.str();
 }
