@@ -121,7 +121,7 @@ TEST(StatisticsPairing, ImagesAreMatchedByIdAndDifferentSetsAreNamed) {
 
   const PairedOutcomes ids = pair_outcomes({{"a.png", true}, {"b.png", true}, {"x.png", true}},
                                            {{"a.png", true}, {"b.png", true}, {"y.png", true}});
-  EXPECT_EQ(ids.mismatch, "1 of 3 test images of the first run are not in the second (e.g. 'x.png')");
+  EXPECT_EQ(ids.mismatch, "1 of 3 test images of the first run are not in the second, e.g. 'x.png'");
   EXPECT_TRUE(ids.first_correct.empty());
 
   const PairedOutcomes twice = pair_outcomes({{"a.png", true}, {"a.png", true}}, {{"a.png", true}, {"b.png", true}});

@@ -43,7 +43,7 @@ PairedOutcomes pair_outcomes(const std::vector<std::pair<std::string, bool>>& fi
     paired.second_correct.push_back(it->second);
   }
   if (missing > 0) {
-    paired.mismatch = fmt::format("{} of {} test images of the first run are not in the second (e.g. '{}')",
+    paired.mismatch = fmt::format("{} of {} test images of the first run are not in the second, e.g. '{}'",
                                   missing, first.size(), example);
     paired.first_correct.clear();
     paired.second_correct.clear();
