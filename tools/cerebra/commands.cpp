@@ -17,6 +17,7 @@
 #include "cerebra/run.h"
 #include "architecture_view.h"
 #include "cerebra/run_directory.h"
+#include "compare_statistics.h"
 #include "table.h"
 
 namespace cerebra::cli {
@@ -375,16 +376,33 @@ int command_compare(const std::vector<std::string>& run_dirs, const std::string&
     return kRunFailed;
   }
 
+  // CSV stays one table of figures; the other formats add the paired tests.
+  const auto tests = format == "csv" ? std::vector<PairedTestAgainstFirst>{} : paired_tests_against_first(rows);
+  if (format == "json") {
+    nlohmann::json runs = nlohmann::json::array();
+    for (const auto& row : rows) {
+      runs.push_back({{"run", row.run}, {"model", row.model}, {"dataset", row.dataset}, {"epochs", row.epochs},
+                      {"weights", row.weights}, {"status", row.status}, {"metrics", row.metrics}});
+    }
+    std::cout << nlohmann::json{{"runs", runs}, {"paired_tests", paired_tests_json(rows, tests)}}.dump(2) << "\n";
+    return kOk;
+  }
+
   const auto columns = comparison_columns(rows);
   std::vector<std::string> header{"Model"};
   for (const auto& column : columns) header.push_back(column.first);
   for (const char* title : {"Dataset", "Epochs", "ImageNet weights", "Run"}) header.push_back(title);
   std::vector<std::vector<std::string>> cells;
-  for (const auto& row : rows) {
+  for (std::size_t index = 0; index < rows.size(); ++index) {
+    const auto& row = rows[index];
     std::vector<std::string> line{row.model};
     for (const auto& column : columns) {
       const double value = comparison_value(row, column.second);
       line.push_back(format == "csv" && std::isnan(value) ? "" : format_number(value));
+      // The paper's tables mark an accuracy that does not differ from the first run's beyond chance.
+      if (format != "csv" && column.second == "accuracy" && marked_not_significant(tests, index)) {
+        line.back() += std::string(" ") + kNotSignificantMark;
+      }
     }
     line.push_back(row.dataset);
     line.push_back(std::to_string(row.epochs));
@@ -400,29 +418,22 @@ int command_compare(const std::vector<std::string>& run_dirs, const std::string&
     };
     emit(header);
     for (const auto& line : cells) emit(line);
-  } else if (format == "markdown") {
-    auto emit = [](const std::vector<std::string>& line) {
-      std::cout << "|";
-      for (const auto& cell : line) {
-        std::string escaped;
-        for (char c : cell) escaped += c == '|' ? std::string("\\|") : std::string(1, c);
-        std::cout << " " << escaped << " |";
-      }
-      std::cout << "\n";
-    };
-    emit(header);
-    std::cout << "|";
+    return kOk;
+  }
+  if (format == "markdown") {
+    std::cout << markdown_row(header) << "|";
     for (std::size_t i = 0; i < header.size(); ++i) {
       const bool numeric = i >= 1 && i <= columns.size() + 2 && i != columns.size() + 1;
       std::cout << (numeric ? "---:|" : "---|");
     }
     std::cout << "\n";
-    for (const auto& line : cells) emit(line);
+    for (const auto& line : cells) std::cout << markdown_row(line);
   } else {
     Table table(header);
     for (auto& line : cells) table.add(line);
     std::cout << table.render();
   }
+  std::cout << paired_tests_text(rows, tests, format);
   return kOk;
 }
 

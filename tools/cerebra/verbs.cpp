@@ -164,19 +164,26 @@ int verb_explain(Invocation& in) {
 }
 
 int verb_compare(Invocation& in) {
-  in.describe("cerebra compare RUN_DIR... [--markdown | --csv]\n\n"
+  in.describe("cerebra compare RUN_DIR... [--markdown | --csv | --json]\n\n"
               "One row per run in the paper's layout (Model, Accuracy, Precision, Sensitivity,\n"
               "F1-Score, then Specificity and ROC-AUC where measured) from each run's summary.json\n"
               "test metrics, with the dataset, epochs and whether ImageNet weights were used.\n"
+              "Each run is then tested against the first on the same test images: McNemar's exact\n"
+              "test and a paired bootstrap 95% interval of the accuracy difference; an accuracy\n"
+              "that does not differ significantly (p >= 0.05) is marked. Runs whose test sets\n"
+              "differ are named and not tested. --csv prints the figures alone.\n"
               "A missing or invalid run directory gets a line naming it; the others are compared.\n"
               "Exit codes: 0 at least one run compared, 1 none, 2 bad usage.");
   bool csv = false, markdown = false;
   in.add_options()
-      ("markdown", po::bool_switch(&markdown), "print a Markdown table")
-      ("csv", po::bool_switch(&csv), "print CSV");
+      ("markdown", po::bool_switch(&markdown), "print Markdown tables")
+      ("csv", po::bool_switch(&csv), "print CSV (the figures, without the paired tests)")
+      ("json", po::bool_switch(&in.common.json), "print the runs and the paired tests as JSON");
   if (auto code = in.parse(1, Invocation::kUnlimited)) return *code;
-  if (csv && markdown) return in.usage_error("--csv and --markdown exclude each other");
-  return command_compare(in.positional(), markdown ? "markdown" : csv ? "csv" : "table");
+  if (int(csv) + int(markdown) + int(in.common.json) > 1) {
+    return in.usage_error("--csv, --markdown and --json exclude each other");
+  }
+  return command_compare(in.positional(), markdown ? "markdown" : csv ? "csv" : in.common.json ? "json" : "table");
 }
 
 int verb_audit(Invocation& in) {
