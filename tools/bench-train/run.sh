@@ -60,7 +60,7 @@ print(f"cerebra e2e threads={summary['threads']} precision={summary.get('precisi
       f"peak_rss_mb={int(peak.split('=')[1]) / 1024:.0f}")
 PY
   cp "$run/split.csv" "$work/split.csv"
-  [ "$precision" = auto ] && cnn_run="$run" && cp -r "$run" "$work/cnn-run"
+  if [ "$precision" = auto ]; then cp -r "$run" "$work/cnn-run"; fi
 done
 # Threads and DataLoader workers: the settings a user would try on 2 cores.
 for setting in "1 0" "2 0" "2 2"; do

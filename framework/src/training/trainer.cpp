@@ -109,7 +109,10 @@ void Trainer::create_components() {
   objective_->prepare(*built_.model, objective_context());
   std::vector<ParameterGroup> groups = parameter_groups(*built_.model, assembly_.info, *objective_);
   optimizer_ = optimizer->build(groups);
-  for (const auto& group : groups) base_rates_.push_back(group.learning_rate);
+  for (const auto& group : groups) {
+    base_rates_.push_back(group.learning_rate);
+    if (scaler_) scaled_.insert(scaled_.end(), group.parameters.begin(), group.parameters.end());
+  }
 }
 
 ObjectiveContext Trainer::objective_context() const {
@@ -268,11 +271,7 @@ bool Trainer::backward_and_step(const torch::Tensor& loss) {
     return true;
   }
   scaler_->scale(loss).backward();
-  std::vector<torch::Tensor> parameters;
-  for (auto& group : optimizer_->param_groups()) {
-    for (auto& p : group.params()) parameters.push_back(p);
-  }
-  const bool finite = scaler_->unscale(parameters);
+  const bool finite = scaler_->unscale(scaled_);
   if (finite) optimizer_->step();
   scaler_->update();
   return finite;

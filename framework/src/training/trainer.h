@@ -124,6 +124,7 @@ class Trainer : public TrainingSession {
   double rate_factor_ = 1.0;
   PrecisionChoice precision_;            // [run] precision as chosen for this device
   std::unique_ptr<LossScaler> scaler_;   // float16 only
+  std::vector<torch::Tensor> scaled_;    // the parameters whose gradients scaler_ unscales
   double loss_sum_ = 0;          // of the epoch in progress
   std::size_t correct_ = 0;      // of the epoch in progress
   bool cache_features_ = false;
