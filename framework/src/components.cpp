@@ -9,6 +9,7 @@
 
 #include "cerebra/dataset.h"
 #include "cerebra/callback.h"
+#include "cerebra/error.h"
 #include "cerebra/metric.h"
 #include "cerebra/schedule.h"
 #include "cerebra/transform.h"
@@ -17,6 +18,9 @@ namespace cerebra {
 
 Dataset::~Dataset() = default;
 Transform::~Transform() = default;
+ChannelMap Transform::channel_map(const cv::Mat&) const {
+  throw Error("a transform says it is a channel map (is_channel_map) but does not give one");
+}
 Metric::~Metric() = default;
 Schedule::~Schedule() = default;
 Callback::~Callback() = default;

@@ -173,6 +173,23 @@ TEST(RandomAffine, ZoomAboutTheCentre) {
   EXPECT_THROW(make_transform("random_affine", {{"scale_min", 1.2}, {"scale_max", 1.1}}), Error);
 }
 
+TEST(RandomRotate, NearestSamplesOnlyValuesOfTheImage) {
+  // A checkerboard of 0 and 200: nearest keeps exactly those values, linear
+  // blends neighbours into values between them.
+  cv::Mat image(24, 24, CV_8UC1);
+  for (int y = 0; y < 24; ++y)
+    for (int x = 0; x < 24; ++x) image.at<unsigned char>(y, x) = ((x / 3 + y / 3) % 2) ? 200 : 0;
+  auto blended = [](const cv::Mat& out) {
+    return cv::countNonZero((out > 0) & (out < 200));
+  };
+  cv::Mat nearest = run("random_rotate", image, {{"degrees", 30.0}, {"interpolation", std::string("nearest")}}, 4);
+  cv::Mat linear = run("random_rotate", image, {{"degrees", 30.0}}, 4);
+  EXPECT_GT(cv::norm(nearest, image, cv::NORM_L1), 0);  // it did rotate
+  EXPECT_EQ(blended(nearest), 0);
+  EXPECT_GT(blended(linear), 20);
+  EXPECT_THROW(make_transform("random_affine", {{"interpolation", std::string("cubic")}}), Error);
+}
+
 TEST(RandomBrightnessContrast, ShiftsEveryPixelAlike) {
   cv::Mat image(4, 4, CV_8UC1, cv::Scalar(100));
   for (std::uint64_t seed = 0; seed < 20; ++seed) {

@@ -4,7 +4,10 @@
 //
 //   cerebra-bench-loader [--data DIR] [--dataset br35h] [--threads 1,2]
 //                        [--batch 32] [--size 224] [--crop] [--compete]
-//                        [--allocator retain|system]
+//                        [--allocator retain|system] [--no-fold]
+//
+// --no-fold makes the normalize stage write its own float image, as before
+// the loader folded it into the batch write (LoaderOptions::fold_channel_map).
 //
 // --compete runs a busy matrix-multiply thread beside the loader, as a
 // stand-in for the trainer's compute thread, and reports how much work it
@@ -55,7 +58,7 @@ int main(int argc, char** argv) {
   std::string dataset_name = "br35h";
   std::vector<int> thread_counts = {1, 2};
   std::int64_t batch_size = 32, size = 224;
-  bool crop = false, compete = false;
+  bool crop = false, compete = false, fold = true;
   std::string allocator = "retain";  // what `cerebra run` uses by default ([run] allocator)
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -73,6 +76,7 @@ int main(int argc, char** argv) {
     else if (arg == "--crop") crop = true;
     else if (arg == "--allocator") allocator = value();
     else if (arg == "--compete") compete = true;
+    else if (arg == "--no-fold") fold = false;
     else if (arg == "--threads") {
       thread_counts.clear();
       std::stringstream list(value());
@@ -106,14 +110,17 @@ int main(int argc, char** argv) {
     // 8-bit images (a quarter of the memory of floats).
     std::vector<cerebra::Stage> augment = {
         cerebra::make_stage(registry, "random_flip", {}),
-        cerebra::make_stage(registry, "random_rotate", p({{"degrees", 15.0}})),
+        // Nearest, as torchvision's RandomRotation samples by default (reference.py).
+        cerebra::make_stage(registry, "random_rotate",
+                            p({{"degrees", 15.0}, {"interpolation", std::string("nearest")}})),
         cerebra::make_stage(registry, "normalize", p({{"preset", std::string("imagenet")}}))};
 
     std::cout << fmt::format("dataset {} ({} images), batch {}, size {}, preprocess: {}resize; "
-                             "augment: random_flip, random_rotate, normalize; hardware threads {}; "
+                             "augment: random_flip, random_rotate (nearest), normalize (folded into the batch write: {}); "
+                             "hardware threads {}; "
                              "default loader threads {}; memory: {}\n",
                              dataset_name, samples.size(), batch_size, size, crop ? "crop_brain, " : "",
-                             std::thread::hardware_concurrency(), cerebra::default_loader_threads(), memory);
+                             fold ? "yes" : "no", std::thread::hardware_concurrency(), cerebra::default_loader_threads(), memory);
     if (compete) {
       // The busy thread's rate with no loader beside it, for comparison.
       std::atomic<bool> stop{false};
@@ -137,6 +144,7 @@ int main(int argc, char** argv) {
       options.threads = threads;
       options.cache = "memory";
       options.prefetch = 2;
+      options.fold_channel_map = fold;
       cerebra::ImageLoader loader(dataset, samples, preprocess, augment, options);
 
       std::atomic<bool> stop{false};

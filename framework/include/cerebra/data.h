@@ -133,6 +133,10 @@ struct LoaderOptions {
   // `view` give batches of the same images in the same order, each augmented
   // with its own random numbers (two views for a contrastive objective).
   std::uint64_t view = 0;
+  // Apply a pipeline's last stage while writing the batch when it is a
+  // channel map (normalize; Transform::is_channel_map): the same values,
+  // less memory traffic, and the cache keeps the stage's 8-bit input.
+  bool fold_channel_map = true;
 };
 
 class ImageLoader {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <random>
+#include <vector>
 
 #include <opencv2/core.hpp>
 #include <opencv2/core/matx.hpp>
@@ -12,6 +13,14 @@
 #include "cerebra/registry.h"
 
 namespace cerebra {
+
+// out = in * scale[c] + offset[c] for every value of channel c of an image as
+// OpenCV holds it (B, G, R), giving floats; scale includes the 8- or 16-bit
+// step to [0, 1]. Three entries for a one-channel input mean the gray values
+// are first replicated into three channels.
+struct ChannelMap {
+  std::vector<float> scale, offset;
+};
 
 class Transform : public Component {
  public:
@@ -45,6 +54,15 @@ class Transform : public Component {
     (void)input;
     return std::nullopt;
   }
+  // True for a deterministic stage that is nothing but a ChannelMap giving
+  // float pixels (normalize). When it is a pipeline's last stage, the loader
+  // skips it and applies channel_map() while it writes the batch: one pass
+  // over the pixels instead of three (make a float image, read it, write the
+  // batch), and a cache of the stage's smaller 8-bit input.
+  virtual bool is_channel_map() const { return false; }
+  // The map this stage applies to `input` (3 channels, or 1; 8-bit, 16-bit
+  // or float). Called only when is_channel_map() is true.
+  virtual ChannelMap channel_map(const cv::Mat& input) const;
 };
 
 inline cv::Matx23d identity_placement() { return cv::Matx23d(1, 0, 0, 0, 1, 0); }

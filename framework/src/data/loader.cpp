@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <sys/mman.h>
@@ -65,6 +66,20 @@ std::vector<Stage> bare_stages(std::vector<std::shared_ptr<const Transform>> tra
 
 std::string stage_label(const Stage& stage, std::size_t position) {
   return stage.name.empty() ? fmt::format("#{}", position + 1) : "'" + stage.name + "'";
+}
+
+// The pipeline's last stage, removed from its list, when it is a channel map
+// (a normalize): the loader applies it while writing the batch. Its label
+// for error messages goes to `label`.
+std::optional<Stage> take_channel_map(std::vector<Stage>& preprocess, std::vector<Stage>& augment,
+                                      std::string& label) {
+  std::vector<Stage>& last = augment.empty() ? preprocess : augment;
+  if (last.empty() || !last.back().transform->is_channel_map()) return std::nullopt;
+  label = fmt::format("{} stage {}", &last == &augment ? "augment" : "preprocess",
+                      stage_label(last.back(), last.size() - 1));
+  Stage stage = std::move(last.back());
+  last.pop_back();
+  return stage;
 }
 
 std::uint64_t fnv1a(const std::string& text, std::uint64_t hash) {
@@ -198,6 +213,10 @@ struct ImageLoader::Impl {
   std::shared_ptr<const Dataset> dataset;
   std::vector<Sample> samples;
   std::vector<Stage> preprocess, augment;
+  // The pipeline's last stage when it is a channel map, taken out of
+  // `preprocess` or `augment` and applied by write_planar (fold_channel_map).
+  std::optional<Stage> folded;
+  std::string folded_label;
   LoaderOptions options;
   std::string stages_key;  // what the preprocess stages are, for disk cache keys
   LoadHint hint;           // passed to Dataset::load: how small a decode may be
@@ -313,6 +332,7 @@ struct ImageLoader::Impl {
     bool ok = false;
     std::string reason;
     cv::Mat image;  // what the stages produced, see batchable()
+    std::optional<ChannelMap> map;  // the folded stage's map for `image`
   };
 
   Item process(std::size_t index, std::size_t position) {
@@ -352,7 +372,19 @@ struct ImageLoader::Impl {
         }
       }
     }
+    if (folded) {
+      // The folded stage reads any depth; the batch writer reads these.
+      const int depth = image.depth();
+      if (depth != CV_8U && depth != CV_16U && depth != CV_32F) image.convertTo(image, CV_32F);
+    }
     item.image = detail::batchable(image, samples[index].id);
+    if (folded) {
+      try {
+        item.map = folded->transform->channel_map(item.image);
+      } catch (const std::exception& error) {
+        throw Error(fmt::format("{}: {} failed: {}", samples[index].id, folded_label, error.what()));
+      }
+    }
     item.ok = true;
     return item;
   }
@@ -423,6 +455,7 @@ struct ImageLoader::Impl {
     const std::size_t batch_size = options.batch_size;
     std::vector<std::size_t> indices;
     std::vector<cv::Mat> images;
+    std::vector<std::optional<ChannelMap>> maps;
     while (indices.size() < batch_size && cursor < order.size() && !cancel) {
       // Bad files are replaced by the next samples in the order, so every
       // batch but the last stays full. Which samples those are depends only
@@ -439,6 +472,7 @@ struct ImageLoader::Impl {
         if (items[k].ok) {
           indices.push_back(index);
           images.push_back(std::move(items[k].image));
+          maps.push_back(std::move(items[k].map));
           continue;
         }
         reject(index, items[k].reason);
@@ -479,7 +513,7 @@ struct ImageLoader::Impl {
     batch.indices = indices;
     float* out = batch.images.data();
     pool->run(indices.size(), [&](std::size_t k) {
-      detail::write_planar(images[k], options.channels, out + k * per_image);
+      detail::write_planar(images[k], options.channels, out + k * per_image, maps[k] ? &*maps[k] : nullptr);
     });
     for (std::size_t k = 0; k < indices.size(); ++k) batch.labels[k] = samples[indices[k]].label;
     return true;
@@ -560,6 +594,7 @@ ImageLoader::ImageLoader(std::shared_ptr<const Dataset> dataset, std::vector<Sam
     const cv::Size size = preprocess.front().transform->accepts_reduced_input();
     if (size.width > 0 && size.height > 0) impl.hint = LoadHint{size.width, size.height};
   }
+  if (options.fold_channel_map) impl.folded = take_channel_map(preprocess, augment, impl.folded_label);
   if (options.cache == "disk") {
     nlohmann::json description = nlohmann::json::array();
     for (std::size_t s = 0; s < preprocess.size(); ++s) {

@@ -1,6 +1,7 @@
 // Images of a pipeline turned into the float planes of a batch.
 #include "planar.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -13,31 +14,48 @@ namespace cerebra::detail {
 
 namespace {
 
-// Writes one image into its slot of a batch: NCHW float, RGB order, 8- and
-// 16-bit pixels scaled to [0, 1], floats as they are (a normalize stage
-// already chose the scale). One pass over the pixels, no temporaries.
+// Writes one image into its slot of a batch: NCHW float, RGB order, each
+// value v of OpenCV channel c (B, G, R) written as v * a[c] + b[c]. One pass
+// over the pixels, no temporaries. A gray source with three coefficients
+// stands for its gray values replicated into B, G and R. Gray made of colour
+// (channels == 1) is the weighted sum of the mapped values times gray_scale.
 template <typename Pixel>
-void write_planar_rows(const cv::Mat& source, int channels, float scale, float* out) {
+void write_planar_rows(const cv::Mat& source, int channels, const float (&a)[3], const float (&b)[3],
+                       float gray_scale, bool gray_as_colour, float* out) {
   const int height = source.rows, width = source.cols, source_channels = source.channels();
   const std::size_t plane = static_cast<std::size_t>(height) * width;
   for (int y = 0; y < height; ++y) {
     const Pixel* row = source.ptr<Pixel>(y);
     float* r = out + static_cast<std::size_t>(y) * width;
     float* g = r + plane;
-    float* b = g + plane;
-    if (source_channels == 1) {
-      for (int x = 0; x < width; ++x) r[x] = static_cast<float>(row[x]) * scale;
+    float* bl = g + plane;
+    if (source_channels == 1 && !gray_as_colour) {
+      for (int x = 0; x < width; ++x) r[x] = static_cast<float>(row[x]) * a[0] + b[0];
       for (int c = 1; c < channels; ++c) std::memcpy(r + c * plane, r, sizeof(float) * width);
+    } else if (source_channels == 1) {
+      // One gray value, three colours: as the three channels of its replica.
+      for (int x = 0; x < width; ++x) {
+        const float v = static_cast<float>(row[x]);
+        const float vb = v * a[0] + b[0], vg = v * a[1] + b[1], vr = v * a[2] + b[2];
+        if (channels == 3) {
+          bl[x] = vb;
+          g[x] = vg;
+          r[x] = vr;
+        } else {
+          r[x] = (0.114f * vb + 0.587f * vg + 0.299f * vr) * gray_scale;
+        }
+      }
     } else if (channels == 3) {
       for (int x = 0; x < width; ++x) {  // OpenCV keeps BGR; batches are RGB
-        b[x] = static_cast<float>(row[3 * x]) * scale;
-        g[x] = static_cast<float>(row[3 * x + 1]) * scale;
-        r[x] = static_cast<float>(row[3 * x + 2]) * scale;
+        bl[x] = static_cast<float>(row[3 * x]) * a[0] + b[0];
+        g[x] = static_cast<float>(row[3 * x + 1]) * a[1] + b[1];
+        r[x] = static_cast<float>(row[3 * x + 2]) * a[2] + b[2];
       }
     } else {
       for (int x = 0; x < width; ++x) {
-        r[x] = (0.114f * static_cast<float>(row[3 * x]) + 0.587f * static_cast<float>(row[3 * x + 1]) +
-                0.299f * static_cast<float>(row[3 * x + 2])) * scale;
+        r[x] = (0.114f * (static_cast<float>(row[3 * x]) * a[0] + b[0]) +
+                0.587f * (static_cast<float>(row[3 * x + 1]) * a[1] + b[1]) +
+                0.299f * (static_cast<float>(row[3 * x + 2]) * a[2] + b[2])) * gray_scale;
       }
     }
   }
@@ -74,11 +92,36 @@ cv::Mat batchable(const cv::Mat& image, const std::string& id) {
   }
 }
 
-void write_planar(const cv::Mat& source, int channels, float* out) {
+void write_planar(const cv::Mat& source, int channels, float* out, const ChannelMap* map) {
+  // Without a map: 8- and 16-bit pixels scaled to [0, 1], floats as they are.
+  float scale = source.depth() == CV_8U ? 1.0f / 255.0f : source.depth() == CV_16U ? 1.0f / 65535.0f : 1.0f;
+  float a[3] = {scale, scale, scale}, b[3] = {0.0f, 0.0f, 0.0f};
+  float gray_scale = 1.0f;
+  bool gray_as_colour = false;
+  if (!map && channels == 1 && source.channels() == 3) {
+    // Weighted sum first, then the scale: the rounding this loader always had.
+    std::fill(a, a + 3, 1.0f);
+    gray_scale = scale;
+  }
+  if (map) {
+    const std::size_t entries = map->scale.size();
+    const bool fits = map->offset.size() == entries &&
+                      (entries == static_cast<std::size_t>(source.channels()) ||
+                       (source.channels() == 1 && entries == 3));
+    if (!fits) {
+      throw Error(fmt::format("a channel map of {} entries cannot apply to an image of {} channels", entries,
+                              source.channels()));
+    }
+    for (std::size_t c = 0; c < 3; ++c) {
+      a[c] = map->scale[std::min(c, entries - 1)];
+      b[c] = map->offset[std::min(c, entries - 1)];
+    }
+    gray_as_colour = source.channels() == 1 && entries == 3;
+  }
   switch (source.depth()) {
-    case CV_8U: write_planar_rows<std::uint8_t>(source, channels, 1.0f / 255.0f, out); break;
-    case CV_16U: write_planar_rows<std::uint16_t>(source, channels, 1.0f / 65535.0f, out); break;
-    default: write_planar_rows<float>(source, channels, 1.0f, out); break;
+    case CV_8U: write_planar_rows<std::uint8_t>(source, channels, a, b, gray_scale, gray_as_colour, out); break;
+    case CV_16U: write_planar_rows<std::uint16_t>(source, channels, a, b, gray_scale, gray_as_colour, out); break;
+    default: write_planar_rows<float>(source, channels, a, b, gray_scale, gray_as_colour, out); break;
   }
 }
 

@@ -7,6 +7,8 @@
 
 #include <opencv2/core.hpp>
 
+#include "cerebra/transform.h"
+
 namespace cerebra::detail {
 
 // The final image of the pipeline, checked (1 or 3 channels after dropping
@@ -15,7 +17,8 @@ namespace cerebra::detail {
 cv::Mat batchable(const cv::Mat& image, const std::string& id);
 
 // Writes `source` (from batchable()) as `channels` float planes at `out`:
-// 8- and 16-bit pixels scaled to [0, 1], floats as they are.
-void write_planar(const cv::Mat& source, int channels, float* out);
+// 8- and 16-bit pixels scaled to [0, 1], floats as they are; with `map`, each
+// value mapped by it instead (a folded normalize stage, Transform::is_channel_map).
+void write_planar(const cv::Mat& source, int channels, float* out, const ChannelMap* map = nullptr);
 
 }  // namespace cerebra::detail

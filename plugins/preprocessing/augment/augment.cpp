@@ -31,6 +31,15 @@ void add_border(cerebra::Schema& s) {
   s.add_string("border", "constant", "How pixels outside the image are filled: constant, reflect or replicate")
       .one_of({"constant", "reflect", "replicate"});
   s.add_float("fill", 0, "Value of the constant border (on the image's own scale)").range(-1e6, 1e6);
+  // torchvision's RandomRotation and RandomAffine default to nearest.
+  s.add_string("interpolation", "linear", "How warped pixels are sampled: linear or nearest (faster, blockier)")
+      .one_of({"linear", "nearest"});
+}
+
+int interpolation_of(const std::string& name) {
+  if (name == "nearest") return cv::INTER_NEAREST;
+  if (name == "linear") return cv::INTER_LINEAR;
+  throw cerebra::Error(fmt::format("interpolation must be linear or nearest, found '{}'", name));
 }
 
 // The largest value of the image's own scale: 255 for 8-bit, 65535 for
@@ -82,7 +91,8 @@ class RandomAffine : public cerebra::Transform {
         translate_(rotate_only ? 0.0 : p.get_float("translate")),
         shear_(rotate_only ? 0.0 : p.get_float("shear")),
         border_(border_of(p.get_string("border"))),
-        fill_(p.get_float("fill")) {
+        fill_(p.get_float("fill")),
+        interpolation_(interpolation_of(p.get_string("interpolation"))) {
     if (scale_min_ > scale_max_) {
       throw cerebra::Error(fmt::format("random_affine: scale_min ({}) is above scale_max ({})", scale_min_, scale_max_));
     }
@@ -105,7 +115,7 @@ class RandomAffine : public cerebra::Transform {
     const double d = scale * s, e = scale * (s * k + c);
     cv::Matx23d m(a, b, cx - a * cx - b * cy + tx, d, e, cy - d * cx - e * cy + ty);
     cv::Mat out;
-    cv::warpAffine(image, out, m, image.size(), cv::INTER_LINEAR, border_, cv::Scalar::all(fill_));
+    cv::warpAffine(image, out, m, image.size(), interpolation_, border_, cv::Scalar::all(fill_));
     return out;
   }
 
@@ -113,6 +123,7 @@ class RandomAffine : public cerebra::Transform {
   double probability_, degrees_, scale_min_, scale_max_, translate_, shear_;
   int border_;
   double fill_;
+  int interpolation_;
 };
 
 class RandomRotate : public RandomAffine {

@@ -115,21 +115,45 @@ class Normalize : public PixelStage {
   }
 
   cv::Mat apply(const cv::Mat& image, std::mt19937_64&) const override {
+    cv::Mat source = prepared(image);
+    const cerebra::ChannelMap map = map_of(source);
+    cv::Mat out(source.rows, source.cols, CV_MAKETYPE(CV_32F, source.channels()));
+    switch (source.depth()) {
+      case CV_8U: affine_per_channel<std::uint8_t>(source, map.scale, map.offset, out); break;
+      case CV_16U: affine_per_channel<std::uint16_t>(source, map.scale, map.offset, out); break;
+      default: affine_per_channel<float>(source, map.scale, map.offset, out); break;
+    }
+    return out;
+  }
+
+  bool is_channel_map() const override { return true; }
+  // Same coefficients as apply(); a gray input with three-value statistics
+  // gets three entries (the loader replicates the gray values, as apply does).
+  cerebra::ChannelMap channel_map(const cv::Mat& image) const override { return map_of(prepared(image)); }
+
+ private:
+  // The image apply() maps: three channels where the statistics need them,
+  // and pixels of a depth the map reads.
+  cv::Mat prepared(const cv::Mat& image) const {
     cv::Mat source = image;
     if (source.channels() == 4) source = three_channels(source);
     // Three-value statistics describe a colour image; a gray one is first
     // replicated so each channel gets its own statistic.
     if (source.channels() == 1 && mean_.size() == 3) source = three_channels(source);
-    double scale = 1.0;
-    if (source.depth() == CV_8U) scale = 1.0 / 255.0;
-    else if (source.depth() == CV_16U) scale = 1.0 / 65535.0;
     if (source.depth() != CV_8U && source.depth() != CV_16U && source.depth() != CV_32F) {
       source.convertTo(source, CV_32F);
     }
+    return source;
+  }
+
+  // out = pixel * scale[c] + offset[c] for plane c; the statistics are R, G,
+  // B, and plane c of a BGR image is colour 2 - c.
+  cerebra::ChannelMap map_of(const cv::Mat& source) const {
+    double scale = 1.0;
+    if (source.depth() == CV_8U) scale = 1.0 / 255.0;
+    else if (source.depth() == CV_16U) scale = 1.0 / 65535.0;
     const int channels = source.channels();
-    // out = pixel * a[c] + b[c] for plane c, in one pass; the statistics are
-    // R, G, B, and plane c of a BGR image is colour 2 - c.
-    std::vector<float> a(channels), b(channels);
+    cerebra::ChannelMap map{std::vector<float>(channels), std::vector<float>(channels)};
     cv::Scalar image_mean, image_std;
     if (preset_ == "per_image") cv::meanStdDev(source, image_mean, image_std);
     for (int c = 0; c < channels; ++c) {
@@ -144,19 +168,12 @@ class Normalize : public PixelStage {
         mean = mean_[2 - c];
         std = std_[2 - c];
       }
-      a[c] = static_cast<float>(scale / std);
-      b[c] = static_cast<float>(-mean / std);
+      map.scale[c] = static_cast<float>(scale / std);
+      map.offset[c] = static_cast<float>(-mean / std);
     }
-    cv::Mat out(source.rows, source.cols, CV_MAKETYPE(CV_32F, channels));
-    switch (source.depth()) {
-      case CV_8U: affine_per_channel<std::uint8_t>(source, a, b, out); break;
-      case CV_16U: affine_per_channel<std::uint16_t>(source, a, b, out); break;
-      default: affine_per_channel<float>(source, a, b, out); break;
-    }
-    return out;
+    return map;
   }
 
- private:
   std::string preset_;
   std::vector<double> mean_, std_;
 };
