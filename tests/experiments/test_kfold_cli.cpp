@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "cerebra/files.h"
 #include "run_support.h"
 #include "test_support.h"
 
@@ -121,7 +122,7 @@ TEST(KFoldCli, CompareTestsTwoParentsFoldByFold) {
   TempDir dir;
   write_text(dir.file("p.toml"), tiny_pipeline(1));
   ASSERT_EQ(kfold(dir, "--folds 2 --out " + dir.file("a")).exit_code, 0);
-  ASSERT_EQ(kfold(dir, "--folds 2 --out " + dir.file("b") + " --set optimizer.learning_rate=0.01").exit_code, 0);
+  ASSERT_EQ(kfold(dir, "--folds 2 --out " + dir.file("b") + " --set optimizer.type=adam --set optimizer.learning_rate=0.01").exit_code, 0);
   const auto compared = run_command(cli() + " compare " + dir.file("a") + " " + dir.file("b") + " --json");
   ASSERT_EQ(compared.exit_code, 0) << compared.output;
   const json out = json::parse(compared.output);

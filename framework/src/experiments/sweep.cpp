@@ -201,6 +201,13 @@ Pipeline trial_pipeline(const Plan& plan, const Assignment& assignment, int epoc
     for (const auto& p : plan.spec.parameters) {
       if (p.key == key) value.where = value.key_where = p.where;
     }
+    // A component section the file leaves out (its default, adam) gets its
+    // type, or sweeping optimizer.learning_rate would make a section without one.
+    const std::string section = key.substr(0, key.find('.'));
+    const SectionSpec* spec = find_section(section);
+    if (spec && spec->shape == SectionSpec::Shape::Component && !root.find(section) && !spec->default_type.empty()) {
+      set_config_value(root, section, "type", string_node(spec->default_type));
+    }
     set_dotted(root, key, std::move(value));
   }
   if (epochs > 0) set_config_value(root, "training", "epochs", int_node(epochs));
