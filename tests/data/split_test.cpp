@@ -46,16 +46,21 @@ TEST(Split, KnownSplitIsTheSameOnEveryMachine) {
   EXPECT_EQ(test, (std::vector<std::string>{"synthetic:1:10", "synthetic:1:11", "synthetic:1:16", "synthetic:1:9"}));
 }
 
-TEST(Split, IdenticalFilesShareASplitAndAreCounted) {
-  TempDir dir;
-  // 12 distinct images per class, plus three groups of identical bytes:
-  // two inside class a, three across classes a and b (a labelling conflict).
+// 12 distinct 8x8 images in each of the folders a/ and b/.
+void write_distinct_images(const TempDir& dir) {
   for (const char* label : {"a", "b"}) {
     for (int i = 0; i < 12; ++i) {
       cv::Mat image(8, 8, CV_8UC1, cv::Scalar(i * 10 + (label[0] == 'b' ? 5 : 0)));
       write_image(dir.file(std::string(label) + "/img" + std::to_string(i) + ".png"), image);
     }
   }
+}
+
+TEST(Split, IdenticalFilesShareASplitAndAreCounted) {
+  TempDir dir;
+  // 12 distinct images per class, plus three groups of identical bytes:
+  // two inside class a, three across classes a and b (a labelling conflict).
+  write_distinct_images(dir);
   auto twin = encode(".png", cv::Mat(8, 8, CV_8UC1, cv::Scalar(250)));
   write_bytes(dir.file("a/twin 1.png"), twin);
   write_bytes(dir.file("a/twin 2.png"), twin);
@@ -125,12 +130,7 @@ TEST(Split, KFoldsCoverEveryNonTestSampleOnceAsValidation) {
 // partition the data; duplicates stay in one split; val comes from the other folds.
 TEST(Split, KFoldTestFoldsPartitionTheDataAndKeepDuplicatesTogether) {
   TempDir dir;
-  for (const char* label : {"a", "b"}) {
-    for (int i = 0; i < 12; ++i) {
-      cv::Mat image(8, 8, CV_8UC1, cv::Scalar(i * 10 + (label[0] == 'b' ? 5 : 0)));
-      write_image(dir.file(std::string(label) + "/img" + std::to_string(i) + ".png"), image);
-    }
-  }
+  write_distinct_images(dir);
   auto twin = encode(".png", cv::Mat(8, 8, CV_8UC1, cv::Scalar(250)));
   write_bytes(dir.file("a/twin 1.png"), twin);
   write_bytes(dir.file("a/twin 2.png"), twin);

@@ -2,6 +2,7 @@
 // (framework/src/experiments/), and how compare and report read a k-fold parent.
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "cerebra/error.h"
 #include "cerebra/experiments.h"
@@ -20,6 +21,26 @@ namespace {
 int experiment_exit(const std::string& status) {
   if (status == "interrupted") return 130;
   return status == "failed" ? kRunFailed : kOk;
+}
+
+// Loads the plugins and runs `experiment` (it fills the verb's result):
+// a bad pipeline prints its diagnostics (exit 2), any other error one line
+// (exit 1). Nothing when it ran.
+template <class Experiment>
+std::optional<int> run_guarded(Invocation& in, const Experiment& experiment) {
+  int exit_code = kOk;
+  auto host = open_host(in.common, false, exit_code);
+  if (!host) return exit_code;
+  try {
+    experiment(host->registry());
+  } catch (const ConfigError& error) {
+    for (const auto& diagnostic : error.diagnostics()) std::cerr << diagnostic.to_string() << "\n";
+    return kBadUsage;
+  } catch (const std::exception& error) {
+    std::cerr << "cerebra " << in.verb() << ": error: " << brief(error) << "\n";
+    return kRunFailed;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -45,19 +66,9 @@ int verb_kfold(Invocation& in) {
     return in.usage_error("--folds must be at least 2, got " + std::to_string(options.folds));
   }
   if (options.repeats < 1) return in.usage_error("--repeats must be at least 1, got " + std::to_string(options.repeats));
-  int exit_code = kOk;
-  auto host = open_host(in.common, false, exit_code);
-  if (!host) return exit_code;
   KFoldResult result;
-  try {
-    result = run_kfold(in.first(), host->registry(), options);
-  } catch (const ConfigError& error) {
-    for (const auto& diagnostic : error.diagnostics()) std::cerr << diagnostic.to_string() << "\n";
-    return kBadUsage;
-  } catch (const std::exception& error) {
-    std::cerr << "cerebra kfold: error: " << brief(error) << "\n";
-    return kRunFailed;
-  }
+  const auto stop = run_guarded(in, [&](const Registry& registry) { result = run_kfold(in.first(), registry, options); });
+  if (stop) return *stop;
   if (result.status == "completed") {
     std::cout << kfold_table(summarize_kfold(result.parent));
     std::cout << "folds trained now: " << result.trained << ", found finished: " << result.skipped << "\n"
@@ -81,19 +92,9 @@ int verb_sweep(Invocation& in) {
       ("out", po::value(&options.directory)->value_name("DIR"), "the sweep's folder")
       ("set", po::value(&options.overrides)->composing(), "override a value: section.key=value (repeatable)");
   if (auto code = in.parse(1, 1)) return *code;
-  int exit_code = kOk;
-  auto host = open_host(in.common, false, exit_code);
-  if (!host) return exit_code;
   SweepResult result;
-  try {
-    result = run_sweep(in.first(), host->registry(), options);
-  } catch (const ConfigError& error) {
-    for (const auto& diagnostic : error.diagnostics()) std::cerr << diagnostic.to_string() << "\n";
-    return kBadUsage;
-  } catch (const std::exception& error) {
-    std::cerr << "cerebra sweep: error: " << brief(error) << "\n";
-    return kRunFailed;
-  }
+  const auto stop = run_guarded(in, [&](const Registry& registry) { result = run_sweep(in.first(), registry, options); });
+  if (stop) return *stop;
   if (result.status == "completed") {
     std::cout << read_file((std::filesystem::path(result.directory) / "sweep_results.txt").string())
               << "best pipeline: " << result.best_pipeline << "\n";
