@@ -63,7 +63,12 @@ std::vector<SectionSpec> make_sections() {
     s.add_float("test", 0.15, "Fraction of images for the test split").range(0, 1);
     s.add_int("folds", 0, "k for k-fold cross-validation; 0 uses the fractions above")
         .range(0, 100);
-    s.add_int("fold", 0, "Which fold is the validation fold when folds > 0").range(0, 99);
+    s.add_int("fold", 0, "Which fold is held out when folds > 0 (the validation fold, or the test fold)")
+        .range(0, 99);
+    s.add_string("fold_split", "val",
+                 "What the held-out fold is: val (no test split), or test with val drawn from the other folds "
+                 "(the val fraction of each class; cerebra kfold sets it)")
+        .one_of({"val", "test"});
     s.add_int("seed", -1,
               "Seed of the split; -1 takes [run] seed. Set it to hold the split fixed while [run] seed varies "
               "(runs to ensemble, seed studies)")

@@ -46,16 +46,21 @@ TEST(Split, KnownSplitIsTheSameOnEveryMachine) {
   EXPECT_EQ(test, (std::vector<std::string>{"synthetic:1:10", "synthetic:1:11", "synthetic:1:16", "synthetic:1:9"}));
 }
 
-TEST(Split, IdenticalFilesShareASplitAndAreCounted) {
-  TempDir dir;
-  // 12 distinct images per class, plus three groups of identical bytes:
-  // two inside class a, three across classes a and b (a labelling conflict).
+// 12 distinct 8x8 images in each of the folders a/ and b/.
+void write_distinct_images(const TempDir& dir) {
   for (const char* label : {"a", "b"}) {
     for (int i = 0; i < 12; ++i) {
       cv::Mat image(8, 8, CV_8UC1, cv::Scalar(i * 10 + (label[0] == 'b' ? 5 : 0)));
       write_image(dir.file(std::string(label) + "/img" + std::to_string(i) + ".png"), image);
     }
   }
+}
+
+TEST(Split, IdenticalFilesShareASplitAndAreCounted) {
+  TempDir dir;
+  // 12 distinct images per class, plus three groups of identical bytes:
+  // two inside class a, three across classes a and b (a labelling conflict).
+  write_distinct_images(dir);
   auto twin = encode(".png", cv::Mat(8, 8, CV_8UC1, cv::Scalar(250)));
   write_bytes(dir.file("a/twin 1.png"), twin);
   write_bytes(dir.file("a/twin 2.png"), twin);
@@ -119,6 +124,42 @@ TEST(Split, KFoldsCoverEveryNonTestSampleOnceAsValidation) {
   }
   EXPECT_EQ(times_in_val.size(), 50u);
   for (auto [id, times] : times_in_val) EXPECT_EQ(times, 1) << id;
+}
+
+// cerebra kfold's folds: each fold is the test set once, so the test sets
+// partition the data; duplicates stay in one split; val comes from the other folds.
+TEST(Split, KFoldTestFoldsPartitionTheDataAndKeepDuplicatesTogether) {
+  TempDir dir;
+  write_distinct_images(dir);
+  auto twin = encode(".png", cv::Mat(8, 8, CV_8UC1, cv::Scalar(250)));
+  write_bytes(dir.file("a/twin 1.png"), twin);
+  write_bytes(dir.file("a/twin 2.png"), twin);
+  write_bytes(dir.file("a/twin 3.png"), twin);
+  auto dataset = make_dataset("image_folder", {{"root", dir.path().string()}});
+  auto samples = dataset->samples();
+  ASSERT_EQ(samples.size(), 27u);
+  std::map<std::string, int> times_tested;
+  for (std::int64_t fold = 0; fold < 4; ++fold) {
+    SplitResult split = split_samples(*dataset, samples,
+                                      params({{"folds", std::int64_t{4}}, {"fold", fold}, {"fold_split", std::string("test")},
+                                              {"val", 0.25}, {"group_by", std::string("exact")}}),
+                                      11);
+    EXPECT_FALSE(split.val.empty());
+    EXPECT_EQ(split.train.size() + split.val.size() + split.test.size(), 27u);
+    std::map<std::string, std::string> where;
+    for (const auto& [name, list] : {std::pair{"train", &split.train}, {"val", &split.val}, {"test", &split.test}})
+      for (const auto& s : *list) where[std::filesystem::path(s.id).filename().string()] = name;
+    EXPECT_EQ(where["twin 1.png"], where["twin 2.png"]) << fold;
+    EXPECT_EQ(where["twin 1.png"], where["twin 3.png"]) << fold;
+    // Both classes in every test fold (stratified), about a quarter of each.
+    for (auto [label, count] : per_class(split.test)) EXPECT_GE(count, 2) << label << " fold " << fold;
+    EXPECT_EQ(per_class(split.test).size(), 2u);
+    for (const auto& s : split.test) ++times_tested[s.id];
+  }
+  EXPECT_EQ(times_tested.size(), 27u);
+  for (auto [id, times] : times_tested) EXPECT_EQ(times, 1) << id;
+  EXPECT_THROW(split_samples(*dataset, samples, params({{"folds", std::int64_t{4}}, {"fold_split", std::string("train")}}), 1),
+               Error);
 }
 
 TEST(Split, InvalidSettingsAreErrors) {

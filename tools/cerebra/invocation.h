@@ -65,6 +65,14 @@ int verb_compare(Invocation& in);
 int verb_audit(Invocation& in);
 int verb_report(Invocation& in);
 int verb_export(Invocation& in);
+// experiment_verbs.cpp: k-fold cross-validation and sweeps.
+int verb_kfold(Invocation& in);
+int verb_sweep(Invocation& in);
+// compare and report of k-fold parents (folders holding kfold.json).
+bool all_kfold_parents(const std::vector<std::string>& folders);
+int compare_kfold(const std::vector<std::string>& parents, bool json_output);
+// Each k-fold parent replaced by its finished fold run directories.
+std::vector<std::string> expand_kfold_parents(const std::vector<std::string>& folders);
 // store_verbs.cpp: the run store and the registry of trained models.
 int verb_runs_list(Invocation& in);
 int verb_runs_show(Invocation& in);

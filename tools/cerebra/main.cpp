@@ -32,6 +32,10 @@ Commands:
                          Grad-CAM heat maps for each image; --sanity checks them
   export RUN_DIR --format pth|safetensors|torchscript --out FILE
                          the run's model for Python (torchvision's names), with MODEL_CARD.md
+  kfold PIPELINE         k-fold cross-validation: a run per fold under a parent folder,
+                         mean, sd and 95% interval per test metric; resumable
+  sweep PIPELINE         the trials of its [sweep] table with successive halving;
+                         a ranked table and best.toml; resumable
   runs list|show|compare|tag|untag|index|gc
                          the run store: every run indexed as it trains
   models register|stage|list|show
@@ -60,6 +64,7 @@ const Verb kVerbs[] = {
     {"list", verb_list},       {"inspect", verb_inspect}, {"validate", verb_validate}, {"run", verb_run},
     {"eval", verb_eval},       {"predict", verb_predict}, {"explain", verb_explain},   {"compare", verb_compare},
     {"audit", verb_audit},     {"report", verb_report},   {"export", verb_export},
+    {"kfold", verb_kfold},      {"sweep", verb_sweep},
     {"runs list", verb_runs_list},       {"runs show", verb_runs_show},   {"runs compare", verb_runs_compare},
     {"runs tag", verb_runs_tag},         {"runs untag", verb_runs_untag}, {"runs index", verb_runs_index},
     {"runs gc", verb_runs_gc},

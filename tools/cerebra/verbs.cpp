@@ -2,6 +2,7 @@
 // make, and the call into commands.cpp and friends.
 #include <algorithm>
 #include <exception>
+#include <filesystem>
 #include <string>
 
 #include "cerebra/export.h"
@@ -183,6 +184,10 @@ int verb_compare(Invocation& in) {
   if (int(csv) + int(markdown) + int(in.common.json) > 1) {
     return in.usage_error("--csv, --markdown and --json exclude each other");
   }
+  if (all_kfold_parents(in.positional())) {
+    if (csv || markdown) return in.usage_error("k-fold parents compare as a table or --json");
+    return compare_kfold(in.positional(), in.common.json);
+  }
   return command_compare(in.positional(), markdown ? "markdown" : csv ? "csv" : in.common.json ? "json" : "table");
 }
 
@@ -227,10 +232,16 @@ int verb_report(Invocation& in) {
   std::string out;
   in.add_options()("out", po::value(&out)->value_name("FILE"), "write the report here (required for several runs)");
   if (auto code = in.parse(1, Invocation::kUnlimited)) return *code;
-  if (in.positional().size() > 1 && out.empty()) {
+  // A k-fold parent is its folds side by side, by default in PARENT/report.html.
+  const std::vector<std::string> runs = expand_kfold_parents(in.positional());
+  if (out.empty() && in.positional().size() == 1 && runs.size() > 1) {
+    out = (std::filesystem::path(in.first()) / "report.html").string();
+  }
+  if (runs.empty()) return in.usage_error("the k-fold parent has no finished fold yet");
+  if (runs.size() > 1 && out.empty()) {
     return in.usage_error("several runs need --out FILE.html (a run's own report.html describes that run alone)");
   }
-  return command_report(in.common, in.positional(), out);
+  return command_report(in.common, runs, out);
 }
 
 int verb_export(Invocation& in) {

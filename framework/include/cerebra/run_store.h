@@ -23,7 +23,8 @@ class RunDirectory;
 // `<output folder>/.cerebra/store.db` (hidden, so `runs/*` still names runs only).
 std::string default_store_path(const std::string& output_folder = "runs");
 // The store a run records itself in: $CEREBRA_STORE, else the one of the
-// output folder that holds the run directory.
+// output folder that holds the run directory (for a fold or a sweep trial,
+// the folder that holds its k-fold or sweep folder).
 std::string store_path_for_run(const std::string& run_dir);
 
 // `git describe` of the source tree this build came from, when git can tell;

@@ -33,6 +33,7 @@ std::int64_t int_or(const Parameters& split, const std::string& name, std::int64
 struct Fractions {
   double train, val, test;
   std::int64_t folds, fold;
+  bool fold_is_test = false;  // [split] fold_split = "test": the fold tests, val comes from the others
 };
 
 // The fractions that apply to the groups not fixed to test: with a fixed test
@@ -40,7 +41,33 @@ struct Fractions {
 Fractions free_fractions(Fractions f, bool has_fixed_test) {
   if (!has_fixed_test) return f;
   const double total = f.train + f.val;
-  return {total > 0 ? f.train / total : 1.0, total > 0 ? f.val / total : 0.0, 0.0, f.folds, f.fold};
+  return {total > 0 ? f.train / total : 1.0, total > 0 ? f.val / total : 0.0, 0.0, f.folds, f.fold, f.fold_is_test};
+}
+
+// k-fold: each group joins the fold with the fewest files of this class so
+// far, so folds stay balanced even with large duplicate groups. Fold `fold`
+// is val, or (fold_is_test) test with val filled from the other folds' groups
+// in their shuffled order, up to the val fraction of the class's files.
+void deal_folds(const std::vector<Group>& groups, const std::vector<std::size_t>& list, std::size_t files,
+                const Fractions& f, std::vector<int>& destination) {
+  std::vector<std::size_t> fold_files(static_cast<std::size_t>(f.folds), 0);
+  std::vector<std::size_t> others;
+  for (std::size_t g : list) {
+    const auto smallest = static_cast<std::size_t>(
+        std::min_element(fold_files.begin(), fold_files.end()) - fold_files.begin());
+    fold_files[smallest] += groups[g].members.size();
+    const bool held_out = static_cast<std::int64_t>(smallest) == f.fold;
+    destination[g] = held_out ? (f.fold_is_test ? 2 : 1) : 0;
+    if (!held_out) others.push_back(g);
+  }
+  if (!f.fold_is_test) return;
+  const auto target_val = static_cast<std::size_t>(std::llround(files * f.val));
+  std::size_t in_val = 0;
+  for (std::size_t g : others) {
+    if (in_val >= target_val) break;
+    destination[g] = 1;
+    in_val += groups[g].members.size();
+  }
 }
 
 // Random, stratified destinations (0 train, 1 val, 2 test): each class's
@@ -66,15 +93,7 @@ std::vector<int> random_destinations(const std::vector<Group>& groups, int class
     for (std::size_t g : list) files += groups[g].members.size();
 
     if (f.folds > 0) {
-      // Each group joins the fold with the fewest files of this class so far,
-      // so folds stay balanced even with large duplicate groups.
-      std::vector<std::size_t> fold_files(static_cast<std::size_t>(f.folds), 0);
-      for (std::size_t g : list) {
-        std::size_t smallest = static_cast<std::size_t>(
-            std::min_element(fold_files.begin(), fold_files.end()) - fold_files.begin());
-        fold_files[smallest] += groups[g].members.size();
-        destination[g] = static_cast<std::int64_t>(smallest) == f.fold ? 1 : 0;
-      }
+      deal_folds(groups, list, files, f, destination);
       continue;
     }
 
@@ -222,7 +241,11 @@ SplitResult split_samples(const Dataset& dataset, const std::vector<Sample>& inp
     }
   }
 
-  const Fractions fractions{train_fraction, val_fraction, test_fraction, folds, fold};
+  const std::string fold_split = split.has("fold_split") ? split.get_string("fold_split") : "val";
+  if (fold_split != "val" && fold_split != "test") {
+    throw Error(fmt::format("[split] fold_split must be \"val\" or \"test\", found \"{}\"", fold_split));
+  }
+  const Fractions fractions{train_fraction, val_fraction, test_fraction, folds, fold, fold_split == "test"};
   const std::vector<int> destination =
       hold_out == "source" ? source_destinations(samples, groups, clusters, dataset, fractions, seed, result)
                            : random_destinations(groups, class_count, fractions, seed);

@@ -158,7 +158,14 @@ std::string default_store_path(const std::string& output_folder) {
 }
 
 std::string store_path_for_run(const std::string& run_dir) {
-  return default_store_path(fs::path(absolute_path(run_dir)).parent_path().string());
+  fs::path folder = fs::path(absolute_path(run_dir)).parent_path();
+  // A fold or a sweep's trial lives one level down, in its experiment's folder:
+  // it records itself beside the experiment, so `runs list` shows it with the other runs.
+  std::error_code error;
+  if (fs::exists(folder / "kfold.json", error) || fs::exists(folder / "sweep.json", error)) {
+    folder = folder.parent_path();
+  }
+  return default_store_path(folder.string());
 }
 
 std::string code_version() {
