@@ -46,6 +46,19 @@ torch::Tensor pack(const EvaluationRows& rows, std::int64_t count) {
   return packed;
 }
 
+// FNV-1a over the bytes of every parameter and buffer.
+std::int64_t model_hash(torch::nn::Module& model) {
+  std::uint64_t hash = 1469598103934665603ull;
+  auto add = [&](const torch::Tensor& tensor) {
+    const torch::Tensor bytes = tensor.detach().to(torch::kCPU).contiguous();
+    const auto* data = static_cast<const unsigned char*>(bytes.data_ptr());
+    for (std::size_t i = 0; i < bytes.nbytes(); ++i) hash = (hash ^ data[i]) * 1099511628211ull;
+  };
+  for (const auto& parameter : model.parameters()) add(parameter);
+  for (const auto& buffer : model.buffers()) add(buffer);
+  return static_cast<std::int64_t>(hash);
+}
+
 }  // namespace
 
 DataParallel::DataParallel(std::unique_ptr<Communicator> communicator) : communicator_(std::move(communicator)) {}
@@ -68,11 +81,26 @@ LoaderOptions DataParallel::shard(LoaderOptions options, bool training) const {
 }
 
 void DataParallel::broadcast_model(torch::nn::Module& model) {
-  torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> tensors;
   for (const auto& parameter : model.parameters()) tensors.push_back(parameter.detach());
   for (const auto& buffer : model.buffers()) tensors.push_back(buffer);
-  communicator_->broadcast(tensors, "the broadcast of rank 0's model");
+  broadcast_in_place(tensors, "the broadcast of rank 0's model");
+}
+
+void DataParallel::broadcast_buffers(torch::nn::Module& model) {
+  std::vector<torch::Tensor> buffers = model.buffers();
+  if (!buffers.empty()) broadcast_in_place(buffers, "the broadcast of rank 0's batch-norm statistics");
+}
+
+// Gloo sends contiguous tensors only; channels-last weights go as a copy.
+void DataParallel::broadcast_in_place(std::vector<torch::Tensor>& tensors, const std::string& what) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> sent;
+  for (const auto& tensor : tensors) sent.push_back(tensor.is_contiguous() ? tensor : tensor.contiguous());
+  communicator_->broadcast(sent, what);
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    if (!sent[i].is_same(tensors[i])) tensors[i].copy_(sent[i]);
+  }
 }
 
 StepTotals DataParallel::reduce_step(const std::vector<torch::Tensor>& parameters, double weight,
@@ -108,6 +136,18 @@ StepTotals DataParallel::reduce_step(const std::vector<torch::Tensor>& parameter
                             step, gradients.size(), totals[4], size()));
   }
   return {totals[0], totals[1], totals[2], totals[3] > 0};
+}
+
+void DataParallel::check_identical(torch::nn::Module& model, const std::string& when) {
+  const auto hashes = communicator_->all_gather(torch::tensor({model_hash(model)}, torch::kLong),
+                                                "the parameter check " + when);
+  for (int r = 1; r < size(); ++r) {
+    if (hashes[static_cast<std::size_t>(r)].item<std::int64_t>() != hashes[0].item<std::int64_t>()) {
+      throw Error(fmt::format("rank {}'s parameters differ from rank 0's {}; the ranks no longer train one model "
+                              "(a nondeterministic layer, or ranks built from different pipelines)",
+                              r, when));
+    }
+  }
 }
 
 bool DataParallel::any(bool local, const std::string& what) {

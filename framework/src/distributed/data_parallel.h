@@ -41,6 +41,10 @@ class DataParallel {
 
   // Every parameter and buffer of `model` set to rank 0's.
   void broadcast_model(torch::nn::Module& model);
+  // Buffers only: batch-norm running statistics, which each rank updates
+  // from its own shard of the batch. Rank 0's are kept, as PyTorch's DDP
+  // does (broadcast_buffers=True); batch statistics are not synchronised.
+  void broadcast_buffers(torch::nn::Module& model);
 
   // Sums the gradients of `parameters` over the ranks, each rank's weighed by
   // `weight` (its images / the global batch's), so the result is the
@@ -50,6 +54,11 @@ class DataParallel {
   StepTotals reduce_step(const std::vector<torch::Tensor>& parameters, double weight, const StepTotals& local,
                          std::size_t step);
 
+  // Error unless every rank holds bit-identical parameters and buffers (a
+  // hash of their bytes compared over the ranks): the promise of the
+  // synchronised updates, checked where it is cheap (once per epoch).
+  void check_identical(torch::nn::Module& model, const std::string& when);
+
   // True on every rank when it is true on any (rank 0's callbacks decide to stop).
   bool any(bool local, const std::string& what);
 
@@ -57,6 +66,8 @@ class DataParallel {
   void gather(EvaluationRows& rows);
 
  private:
+  void broadcast_in_place(std::vector<torch::Tensor>& tensors, const std::string& what);
+
   std::unique_ptr<Communicator> communicator_;
   std::size_t bucket_bytes_ = std::size_t{25} << 20;  // as PyTorch's DDP
 };

@@ -11,6 +11,7 @@
 
 #include "cerebra/files.h"
 #include "cerebra/run_directory.h"
+#include "../training/trainer.h"
 #include "data_parallel.h"
 
 namespace cerebra::detail {

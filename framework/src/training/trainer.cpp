@@ -58,6 +58,7 @@ struct Trainer::Loaders {
   std::vector<std::unique_ptr<ImageLoader>> train;
   std::unique_ptr<ImageLoader> val, test;  // test: none when the split has no test images
   std::unique_ptr<ImageLoader> probe;      // labelled training images, unaugmented (self-supervised runs)
+  std::unique_ptr<ImageLoader> probe_val;  // data-parallel: the probe's validation images, all on every rank
 };
 
 class Trainer::Inputs : public StepInputs {
@@ -160,6 +161,7 @@ void Trainer::make_loaders(Loaders& loaders) {
                  [](const Sample& s) { return s.label >= 0; });
     // The linear probe fits on one process's features: every rank fits the same.
     if (!labelled.empty()) loaders.probe = plain(labelled, false);
+    if (!labelled.empty() && parallel_) loaders.probe_val = plain(split.val, false);
   }
   // Other views read the same files as the first; they decode as they go.
   std::vector<SplitImages> splits{{"train", loaders.train[0].get()}, {"val", loaders.val.get()}};
@@ -263,7 +265,7 @@ void Trainer::take_step(Inputs& inputs, const Batch& batch) {
   if (step.logits.defined() && objective_->needs().labels) {
     local.correct = static_cast<double>(step.logits.argmax(1).eq(inputs.labels()).sum().item<std::int64_t>());
   }
-  local.stop = interrupted.load();
+  local.stop = parallel_ && interrupted.load();
   const StepTotals totals = backward_and_reduce(step.loss, local, batch);
   agreed_stop_ = totals.stop;
   if (agreed_stop_) return;  // every rank leaves this step's update undone
@@ -407,7 +409,7 @@ void Trainer::add_probe(Loaders& loaders, json& figures) {
   if (epoch % every != 0 && epoch != state_.epochs) return;
   const auto start = Clock::now();
   const ProbeResult probe =
-      linear_probe(*built_.model, *loaders.probe, *loaders.val, static_cast<std::int64_t>(assembly_.class_names.size()),
+      linear_probe(*built_.model, *loaders.probe, loaders.probe_val ? *loaders.probe_val : *loaders.val, static_cast<std::int64_t>(assembly_.class_names.size()),
                    device_, training_.get_bool("channels_last"));
   figures["val_probe_accuracy"] = probe.accuracy;
   figures["probe_seconds"] = seconds_since(start);
@@ -443,6 +445,7 @@ RunResult Trainer::run(bool resume) {
       const auto epoch_start = Clock::now();
       if (!train_epoch(loaders)) break;
       const double train_seconds = seconds_since(epoch_start);
+      if (parallel_) parallel_->broadcast_buffers(*built_.model);
       // A self-supervised run's head never trains: its figures would be noise.
       EvaluationReport val;
       if (supervised) val = evaluate(*loaders.val, false, cache_features_ ? &val_features_ : nullptr);
@@ -450,7 +453,15 @@ RunResult Trainer::run(bool resume) {
       add_probe(loaders, figures);
       end_epoch(std::move(figures));
       // Rank 0's callbacks may stop the run (early stopping): every rank stops with it.
-      if (parallel_) stop_requested_ = parallel_->any(stop_requested_, "the end of epoch " + std::to_string(state_.epoch));
+      if (parallel_) {
+        const std::string when = "after epoch " + std::to_string(state_.epoch);
+        parallel_->check_identical(*built_.model, when);
+        stop_requested_ = parallel_->any(stop_requested_, when);
+      }
+    }
+    if (parallel_ && state_.epoch > 0) {
+      log_ << fmt::format("data-parallel: parameters bit-identical on all {} ranks after epoch {}\n",
+                          parallel_->size(), state_.epoch);
     }
   } catch (const Error& error) {
     // A failure during training (a full disk, a figure that is not there)
