@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "../data/seeding.h"
 #include "../training/model_runtime.h"
 #include "cerebra/error.h"
 
@@ -136,6 +137,10 @@ StepTotals DataParallel::reduce_step(const std::vector<torch::Tensor>& parameter
                             step, gradients.size(), totals[4], size()));
   }
   return {totals[0], totals[1], totals[2], totals[3] > 0};
+}
+
+void DataParallel::seed_epoch(std::uint64_t seed, int epoch) const {
+  torch::manual_seed(mix_seed({seed, 0xd15ull, static_cast<std::uint64_t>(epoch), static_cast<std::uint64_t>(rank())}));
 }
 
 void DataParallel::check_identical(torch::nn::Module& model, const std::string& when) {

@@ -54,6 +54,12 @@ class DataParallel {
   StepTotals reduce_step(const std::vector<torch::Tensor>& parameters, double weight, const StepTotals& local,
                          std::size_t step);
 
+  // Seeds torch's generator (dropout) for `epoch` with a stream of this
+  // rank's own: with one stream the ranks would draw the same masks for
+  // different images, which one process never does. Derived from the run's
+  // seed and the epoch, so a resumed run draws the same.
+  void seed_epoch(std::uint64_t seed, int epoch) const;
+
   // Error unless every rank holds bit-identical parameters and buffers (a
   // hash of their bytes compared over the ranks): the promise of the
   // synchronised updates, checked where it is cheap (once per epoch).

@@ -317,6 +317,7 @@ bool Trainer::train_epoch(Loaders& loaders) {
   built_.model->train();
   for (auto& module : built_.frozen_modules) module->eval();
   for (auto& loader : loaders.train) loader->start_epoch(state_.epoch);
+  if (parallel_) parallel_->seed_epoch(static_cast<std::uint64_t>(pipeline_.section("run").get_int("seed")), state_.epoch);
 
   std::vector<Batch> views(loaders.train.size());
   while (loaders.train[0]->next(views[0])) {
