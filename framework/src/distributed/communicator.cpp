@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -163,22 +164,30 @@ Communicator::~Communicator() {
 
 const WorldSpec& Communicator::world() const { return impl_->world; }
 
-void Communicator::all_reduce_sum(std::vector<torch::Tensor>& tensors, const std::string& what) {
+namespace {
+
+// One collective per tensor, all queued before the first is waited for.
+template <class Collective>
+void each_tensor(std::vector<torch::Tensor>& tensors, Collective collective,
+                 const std::function<void(const c10::intrusive_ptr<c10d::Work>&)>& wait) {
   std::vector<c10::intrusive_ptr<c10d::Work>> works;
   for (auto& tensor : tensors) {
     std::vector<torch::Tensor> one{tensor};
-    works.push_back(impl_->group->allreduce(one));
+    works.push_back(collective(one));
   }
-  for (auto& work : works) impl_->wait(work, what);
+  for (auto& work : works) wait(work);
+}
+
+}  // namespace
+
+void Communicator::all_reduce_sum(std::vector<torch::Tensor>& tensors, const std::string& what) {
+  each_tensor(tensors, [&](std::vector<torch::Tensor>& one) { return impl_->group->allreduce(one); },
+              [&](const c10::intrusive_ptr<c10d::Work>& work) { impl_->wait(work, what); });
 }
 
 void Communicator::broadcast(std::vector<torch::Tensor>& tensors, const std::string& what) {
-  std::vector<c10::intrusive_ptr<c10d::Work>> works;
-  for (auto& tensor : tensors) {
-    std::vector<torch::Tensor> one{tensor};
-    works.push_back(impl_->group->broadcast(one));
-  }
-  for (auto& work : works) impl_->wait(work, what);
+  each_tensor(tensors, [&](std::vector<torch::Tensor>& one) { return impl_->group->broadcast(one); },
+              [&](const c10::intrusive_ptr<c10d::Work>& work) { impl_->wait(work, what); });
 }
 
 std::vector<torch::Tensor> Communicator::all_gather(const torch::Tensor& tensor, const std::string& what) {
