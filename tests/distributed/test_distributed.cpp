@@ -206,6 +206,45 @@ TEST(DistributedFaults, AKilledRankStopsTheOtherWithItsNameAndTheRunResumes) {
   EXPECT_EQ(read_json(run / "summary.json")["epochs_completed"].get<int>(), static_cast<int>(done + 1));
 }
 
+// A command in the background, its output in `log`.
+pid_t start_command(const std::string& command, const std::string& log) {
+  const pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  const std::string shell = "exec " + command + " >" + log + " 2>&1";
+  ::execl("/bin/sh", "sh", "-c", shell.c_str(), static_cast<char*>(nullptr));
+  std::_Exit(127);
+}
+
+TEST(DistributedFaults, CtrlCOnTheLauncherStopsEveryWorkerAndTheRunResumes) {
+  TempDir dir;
+  write_text(dir.file("p.toml"), pipeline(40, 320));
+  const pid_t launcher = start_command("env CEREBRA_DIST_TIMEOUT=" + std::to_string(kTimeoutSeconds) + " " + cli() +
+                                           " run " + dir.file("p.toml") + " --nproc 2 --set run.output=" +
+                                           dir.file("runs"),
+                                       dir.file("launcher.log"));
+  const auto give_up = Clock::now() + std::chrono::seconds(240);
+  fs::path run;
+  while (Clock::now() < give_up) {
+    if (fs::exists(dir.file("runs"))) run = first_run(dir.file("runs"));
+    if (!run.empty() && fs::exists(run / "checkpoints" / "last.pt")) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(!run.empty() && fs::exists(run / "checkpoints" / "last.pt")) << read_text(dir.file("launcher.log"));
+  ::kill(launcher, SIGINT);
+  const auto status = wait_until(launcher, Clock::now() + std::chrono::seconds(kTimeoutSeconds + 20));
+  if (!status) ::kill(launcher, SIGKILL);
+  const std::string log = read_text(dir.file("launcher.log"));
+  ASSERT_TRUE(status.has_value()) << log;
+  EXPECT_EQ(*status, 130) << log;
+  EXPECT_EQ(read_json(run / "summary.json")["status"], "interrupted") << log;
+  const auto done = read_metrics(run).size();
+  const CommandResult resumed = run_command("env CEREBRA_DIST_TIMEOUT=" + std::to_string(kTimeoutSeconds) + " " +
+                                            cli() + " run --resume " + run.string() + " --nproc 2 --set training.epochs=" +
+                                            std::to_string(done + 1));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_EQ(read_json(run / "summary.json")["epochs_completed"].get<int>(), static_cast<int>(done + 1));
+}
+
 TEST(DistributedInputs, BadLaunchSettingsAreNamed) {
   TempDir dir;
   write_text(dir.file("p.toml"), pipeline(1));
