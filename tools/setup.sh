@@ -8,7 +8,7 @@ packages=(
   libtorch-dev libopencv-dev
   libboost-dev libboost-filesystem-dev libboost-program-options-dev
   libfmt-dev libtomlplusplus-dev libgtest-dev nlohmann-json3-dev
-  libsqlite3-dev
+  libsqlite3-dev libgloo-dev
 )
 # Extra packages a caller asks for (e.g. the Python reference of the benchmarks).
 packages+=("$@")

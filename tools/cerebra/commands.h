@@ -34,6 +34,10 @@ int command_list(const CommonOptions& common, const std::string& kind);
 int command_inspect(const CommonOptions& common, const std::string& name);
 int command_validate(const CommonOptions& common, const std::string& pipeline,
                      const std::vector<std::string>& overrides);
+// `cerebra run --nproc N` (N >= 2): this command line again as N local
+// workers of one data-parallel job; their exit status (launch.cpp).
+int launch_local_workers(int nproc);
+
 int command_run(const CommonOptions& common, const std::string& pipeline,
                 const std::vector<std::string>& overrides, const std::string& resume_dir);
 

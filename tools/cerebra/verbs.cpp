@@ -44,24 +44,33 @@ int verb_validate(Invocation& in) {
 }
 
 int verb_run(Invocation& in) {
-  in.describe("cerebra run PIPELINE.toml [--set section.key=value]...\n"
-              "       cerebra run --resume RUN_DIR [--set section.key=value]...\n\n"
+  in.describe("cerebra run PIPELINE.toml [--set section.key=value]... [--nproc N]\n"
+              "       cerebra run --resume RUN_DIR [--set section.key=value]... [--nproc N]\n\n"
               "Validates the pipeline, then trains and evaluates it into a run directory\n"
               "(resolved pipeline, split, metrics.jsonl, checkpoints, summary.json).\n"
               "Ctrl-C stops after the current batch; --resume continues where it stopped.\n"
               "With --resume, --set may change only settings that do not alter what was\n"
-              "trained (docs/cli.md lists them), e.g. training.epochs or loader.on_bad_file.");
+              "trained (docs/cli.md lists them), e.g. training.epochs or loader.on_bad_file.\n"
+              "--nproc N trains data-parallel in N local processes; under torchrun or Slurm\n"
+              "(RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set) each process joins the job\n"
+              "(docs/distributed.md).");
   std::vector<std::string> overrides;
   std::string resume_dir;
+  int nproc = 1;
   in.add_options()
       ("set", po::value(&overrides)->composing(), "override a value: section.key=value (repeatable)")
-      ("resume", po::value(&resume_dir)->value_name("RUN_DIR"), "continue a stopped run from its last checkpoint");
+      ("resume", po::value(&resume_dir)->value_name("RUN_DIR"), "continue a stopped run from its last checkpoint")
+      ("nproc", po::value(&nproc)->value_name("N"), "train data-parallel in N local worker processes");
   if (auto code = in.parse(0, 1)) return *code;
+  if (nproc < 1 || nproc > 1024) {
+    return in.usage_error("--nproc " + std::to_string(nproc) + ": the number of worker processes must be 1 to 1024");
+  }
   const std::size_t wanted = resume_dir.empty() ? 1 : 0;
   if (in.positional().size() != wanted) {
     return in.usage_error("expected " + std::to_string(wanted) + " argument(s), got " +
                           std::to_string(in.positional().size()));
   }
+  if (nproc > 1) return launch_local_workers(nproc);
   return command_run(in.common, in.first(), overrides, resume_dir);
 }
 

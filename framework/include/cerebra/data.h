@@ -91,6 +91,10 @@ struct Batch {
   std::vector<std::int64_t> labels;   // n
   std::vector<std::size_t> indices;   // n, positions in the loader's sample list
   std::int64_t n = 0, channels = 0, height = 0, width = 0;
+  // Images in the whole batch this one is a rank's shard of (LoaderOptions
+  // shard_count); n when unsharded. Data-parallel training weighs each
+  // rank's gradient by n / global_n, so a short last batch averages right.
+  std::int64_t global_n = 0;
 };
 
 struct SkippedFile {
@@ -137,6 +141,16 @@ struct LoaderOptions {
   // channel map (normalize; Transform::is_channel_map): the same values,
   // less memory traffic, and the cache keeps the stage's 8-bit input.
   bool fold_channel_map = true;
+  // Data-parallel sharding: this loader yields rank `shard_rank`'s part of
+  // each batch of shard_count * batch_size images of the unsharded order
+  // (the same seeded order on every rank, so the union over ranks is the
+  // single-process epoch; augmentation is seeded by the global position).
+  // Unreadable files must be known before the epoch (check_all): a sharded
+  // loader that meets a new one throws instead of replacing it.
+  std::size_t shard_rank = 0, shard_count = 1;
+  // Training: a last batch of fewer images than ranks is dropped, so every
+  // rank takes every step (evaluation keeps it; a rank may get no image).
+  bool every_shard_nonempty = false;
 };
 
 class ImageLoader {

@@ -237,6 +237,13 @@ struct ImageLoader::Impl {
   int epoch = -1;
   std::vector<std::size_t> order;
   std::size_t cursor = 0;
+  // Sharded loaders: order holds this rank's samples, positions their place
+  // in the unsharded order, plan each batch's (images here, images in all).
+  std::vector<std::size_t> positions;
+  std::vector<std::pair<std::size_t, std::size_t>> plan;
+  std::size_t planned = 0;  // batches of `plan` produced this epoch
+
+  bool sharded() const { return options.shard_count > 1; }
 
   // Prefetch queue filled by the producer thread.
   std::thread producer;
@@ -390,6 +397,53 @@ struct ImageLoader::Impl {
   }
 
   void make_order() {
+    make_full_order();
+    if (sharded()) shard_order();
+  }
+
+  // Batches a sharded epoch of `usable` readable samples has: (start, images) of each.
+  std::vector<std::pair<std::size_t, std::size_t>> global_batches(std::size_t usable) const {
+    const std::size_t global = options.batch_size * options.shard_count;
+    std::vector<std::pair<std::size_t, std::size_t>> batches;
+    for (std::size_t start = 0; start < usable; start += global) {
+      const std::size_t images = std::min(global, usable - start);
+      if (images < global && options.drop_last) break;
+      if (images < options.shard_count && options.every_shard_nonempty) break;
+      batches.emplace_back(start, images);
+    }
+    return batches;
+  }
+
+  std::size_t usable_count() const {
+    std::lock_guard<std::mutex> lock(bad_mutex);
+    return samples.size() - static_cast<std::size_t>(std::count(bad.begin(), bad.end(), 1));
+  }
+
+  // Keeps this rank's slice of every global batch of the readable samples.
+  void shard_order() {
+    std::vector<std::size_t> readable, readable_positions;
+    {
+      std::lock_guard<std::mutex> lock(bad_mutex);
+      for (std::size_t p = 0; p < order.size(); ++p) {
+        if (bad[order[p]]) continue;
+        readable.push_back(order[p]);
+        readable_positions.push_back(p);  // the unsharded position, which seeds augmentation
+      }
+    }
+    order.clear();
+    positions.clear();
+    plan.clear();
+    planned = 0;
+    const std::size_t rank = options.shard_rank, ranks = options.shard_count;
+    for (const auto& [start, images] : global_batches(readable.size())) {
+      const std::size_t from = start + images * rank / ranks, to = start + images * (rank + 1) / ranks;
+      order.insert(order.end(), readable.begin() + from, readable.begin() + to);
+      positions.insert(positions.end(), readable_positions.begin() + from, readable_positions.begin() + to);
+      plan.emplace_back(to - from, images);
+    }
+  }
+
+  void make_full_order() {
     const std::size_t n = samples.size();
     order.resize(n);
     const std::uint64_t epoch_seed =
@@ -452,10 +506,23 @@ struct ImageLoader::Impl {
 
   // Builds the next batch of the epoch; false at its end.
   bool produce(Batch& batch) {
-    const std::size_t batch_size = options.batch_size;
     std::vector<std::size_t> indices;
-    std::vector<cv::Mat> images;
-    std::vector<std::optional<ChannelMap>> maps;
+    std::vector<Item> images;  // the readable samples' items, in order
+    std::int64_t global = 0;
+    if (sharded()) {
+      if (!take_shard(indices, images, global)) return false;
+    } else {
+      if (!take_next(indices, images)) return false;
+      global = static_cast<std::int64_t>(indices.size());
+    }
+    fill(batch, indices, images);
+    batch.global_n = global;
+    return true;
+  }
+
+  // The next batch_size readable samples of the order.
+  bool take_next(std::vector<std::size_t>& indices, std::vector<Item>& images) {
+    const std::size_t batch_size = options.batch_size;
     while (indices.size() < batch_size && cursor < order.size() && !cancel) {
       // Bad files are replaced by the next samples in the order, so every
       // batch but the last stays full. Which samples those are depends only
@@ -471,8 +538,7 @@ struct ImageLoader::Impl {
         const std::size_t index = order[start + k];
         if (items[k].ok) {
           indices.push_back(index);
-          images.push_back(std::move(items[k].image));
-          maps.push_back(std::move(items[k].map));
+          images.push_back(std::move(items[k]));
           continue;
         }
         reject(index, items[k].reason);
@@ -483,14 +549,43 @@ struct ImageLoader::Impl {
       cursor = order.size();
       return false;
     }
-    const int height = images[0].rows, width = images[0].cols;
+    return true;
+  }
+
+  // This rank's part of the next global batch. Another rank's batches must
+  // stay in step, so a file that turns bad now cannot be replaced.
+  bool take_shard(std::vector<std::size_t>& indices, std::vector<Item>& images, std::int64_t& global) {
+    while (planned < plan.size() && !cancel) {
+      const auto [take, all] = plan[planned++];
+      global = static_cast<std::int64_t>(all);
+      std::vector<Item> items(take);
+      const std::size_t start = cursor;
+      pool->run(take, [&](std::size_t k) { items[k] = process(order[start + k], positions[start + k]); });
+      cursor += take;
+      for (std::size_t k = 0; k < take; ++k) {
+        if (!items[k].ok) {
+          throw Error(fmt::format("{}: unreadable during a data-parallel epoch ({}); every rank must read the "
+                                  "same files, so it cannot be skipped now",
+                                  samples[order[start + k]].id, items[k].reason));
+        }
+        indices.push_back(order[start + k]);
+        images.push_back(std::move(items[k]));
+      }
+      if (!indices.empty()) return true;  // a rank's share of a tiny last batch may be empty
+    }
+    return false;
+  }
+
+  // Writes `images` (in order) into `batch`.
+  void fill(Batch& batch, const std::vector<std::size_t>& indices, const std::vector<Item>& images) {
+    const int height = images[0].image.rows, width = images[0].image.cols;
     for (std::size_t k = 1; k < images.size(); ++k) {
-      if (images[k].rows != height || images[k].cols != width) {
+      if (images[k].image.rows != height || images[k].image.cols != width) {
         throw Error(fmt::format(
             "{}: image is {}x{} (width x height) but {} in the same batch is {}x{}; images of "
             "different sizes cannot be batched: add a resize stage to [[preprocess]] "
             "(name = \"resize\")",
-            samples[indices[k]].id, images[k].cols, images[k].rows, samples[indices[0]].id,
+            samples[indices[k]].id, images[k].image.cols, images[k].image.rows, samples[indices[0]].id,
             width, height));
       }
     }
@@ -513,10 +608,10 @@ struct ImageLoader::Impl {
     batch.indices = indices;
     float* out = batch.images.data();
     pool->run(indices.size(), [&](std::size_t k) {
-      detail::write_planar(images[k], options.channels, out + k * per_image, maps[k] ? &*maps[k] : nullptr);
+      const auto& map = images[k].map;
+      detail::write_planar(images[k].image, options.channels, out + k * per_image, map ? &*map : nullptr);
     });
     for (std::size_t k = 0; k < indices.size(); ++k) batch.labels[k] = samples[indices[k]].label;
-    return true;
   }
 
   // Gives the image buffer of a batch the consumer is done with to the
@@ -632,6 +727,7 @@ ImageLoader::~ImageLoader() = default;
 std::size_t ImageLoader::size() const { return impl_->samples.size(); }
 
 std::size_t ImageLoader::batches_per_epoch() const {
+  if (impl_->sharded()) return impl_->global_batches(impl_->usable_count()).size();
   const std::size_t n = impl_->samples.size(), b = impl_->options.batch_size;
   return impl_->options.drop_last ? n / b : (n + b - 1) / b;
 }

@@ -54,6 +54,7 @@ void Trainer::restore_training_state(const json& saved) {
     scaler_->restore(saved["loss_scale"].at("scale").get<double>(), saved["loss_scale"].at("good_steps").get<std::int64_t>());
   }
   const json& callbacks = saved.at("callbacks");
+  if (callbacks_.empty() && parallel_) return;  // a rank of a job other than 0 runs no callbacks
   if (callbacks.size() != callbacks_.size()) {
     throw Error("the checkpoint holds the state of " + std::to_string(callbacks.size()) + " callbacks but the pipeline has " +
                 std::to_string(callbacks_.size()));

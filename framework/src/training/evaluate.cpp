@@ -210,12 +210,11 @@ json MetricSet::compute() const {
 namespace {
 
 // The class probabilities of one batch, softmax of the logits averaged over
-// the input and each test-time variant; adds the batch's summed loss to
-// `loss_sum` (and its images to `labelled`) when every image is labelled. The variants go through the whole
-// model: a feature cache holds the originals' features only.
+// the input and each test-time variant; appends each image's loss to
+// `losses` (NaN unless every image of the batch is labelled). The variants go
+// through the whole model: a feature cache holds the originals' features only.
 torch::Tensor batch_probabilities(ClassifierModel& model, const EvaluationSettings& settings, const Batch& batch,
-                                  const torch::Tensor& input, FeatureCache* feature_cache, double& loss_sum,
-                                  std::size_t& labelled) {
+                                  const torch::Tensor& input, FeatureCache* feature_cache, std::vector<float>& losses) {
   auto logits = (feature_cache ? model.head(cached_features(model, *feature_cache, batch, input))
                                : model.forward_all(input).logits)
                     .to(torch::kFloat);
@@ -226,18 +225,45 @@ torch::Tensor batch_probabilities(ClassifierModel& model, const EvaluationSettin
   if (!settings.tta.empty()) probabilities /= static_cast<double>(settings.tta.size() + 1);
   // Images to predict carry no label (-1), which the loss refuses.
   const bool all_labelled = std::all_of(batch.labels.begin(), batch.labels.end(), [](std::int64_t l) { return l >= 0; });
-  if (all_labelled) {
-    auto labels = torch::from_blob(const_cast<std::int64_t*>(batch.labels.data()), {batch.n}, torch::kLong)
-                      .to(settings.device);
-    // Without variants, exactly the training loss; with them, the
-    // cross-entropy of the averaged probabilities.
-    auto loss = settings.tta.empty()
-                    ? torch::nn::functional::cross_entropy(logits, labels)
-                    : torch::nn::functional::nll_loss(torch::log(probabilities.clamp_min(1e-12)), labels);
-    loss_sum += loss.item<double>() * static_cast<double>(batch.n);
-    labelled += static_cast<std::size_t>(batch.n);
+  if (!all_labelled) {
+    losses.insert(losses.end(), static_cast<std::size_t>(batch.n), std::numeric_limits<float>::quiet_NaN());
+    return probabilities.to(torch::kCPU).contiguous();
   }
+  auto labels = torch::from_blob(const_cast<std::int64_t*>(batch.labels.data()), {batch.n}, torch::kLong)
+                    .to(settings.device);
+  // Without variants, exactly the training loss; with them, the
+  // cross-entropy of the averaged probabilities. Per image, so that the mean
+  // does not depend on how the images were batched (or sharded over ranks).
+  namespace F = torch::nn::functional;
+  auto loss = settings.tta.empty()
+                  ? F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().reduction(torch::kNone))
+                  : F::nll_loss(torch::log(probabilities.clamp_min(1e-12)), labels,
+                                F::NLLLossFuncOptions().reduction(torch::kNone));
+  loss = loss.to(torch::kCPU, torch::kFloat).contiguous();
+  losses.insert(losses.end(), loss.data_ptr<float>(), loss.data_ptr<float>() + batch.n);
   return probabilities.to(torch::kCPU).contiguous();
+}
+
+// Every image of `loader` through the model.
+EvaluationRows evaluation_rows(ClassifierModel& model, const EvaluationSettings& settings, ImageLoader& loader,
+                               FeatureCache* feature_cache) {
+  EvaluationRows rows;
+  rows.classes = settings.class_names.size();
+  loader.start_epoch(0);
+  Batch batch;
+  while (loader.next(batch)) {
+    auto input = to_input(batch, settings.device, settings.channels_last);
+    torch::Tensor probabilities;
+    {
+      AutocastScope autocast(settings.device, settings.precision);
+      probabilities = batch_probabilities(model, settings, batch, input, feature_cache, rows.losses);
+    }
+    const float* values = probabilities.data_ptr<float>();
+    rows.probabilities.insert(rows.probabilities.end(), values, values + batch.n * static_cast<std::int64_t>(rows.classes));
+    rows.indices.insert(rows.indices.end(), batch.indices.begin(), batch.indices.end());
+    rows.labels.insert(rows.labels.end(), batch.labels.begin(), batch.labels.end());
+  }
+  return rows;
 }
 
 }  // namespace
@@ -253,35 +279,28 @@ Prediction make_prediction(std::string file, int label, const float* row, std::s
 }
 
 EvaluationReport evaluate_model(ClassifierModel& model, const Registry& registry, const EvaluationSettings& settings,
-                                ImageLoader& loader, bool keep_predictions, FeatureCache* feature_cache) {
+                                ImageLoader& loader, bool keep_predictions, FeatureCache* feature_cache,
+                                const RowGather& gather) {
   torch::NoGradGuard no_grad;
   model.eval();
+  EvaluationRows rows = evaluation_rows(model, settings, loader, feature_cache);
+  if (gather) gather(rows);
   // Intervals only where predictions are kept: the final evaluations, not every epoch's.
   MetricSet metrics(registry, settings, keep_predictions);
   EvaluationReport result;
-  const auto classes = settings.class_names.size();
+  const auto classes = rows.classes;
+  metrics.update(rows.probabilities.data(), rows.labels.data(), rows.indices.size());
   double loss_sum = 0;
   std::size_t labelled = 0;
-  loader.start_epoch(0);
-  Batch batch;
-  while (loader.next(batch)) {
-    auto input = to_input(batch, settings.device, settings.channels_last);
-    torch::Tensor probabilities;
-    {
-      AutocastScope autocast(settings.device, settings.precision);
-      probabilities = batch_probabilities(model, settings, batch, input, feature_cache, loss_sum, labelled);
-    }
-    const float* rows = probabilities.data_ptr<float>();
-    metrics.update(rows, batch.labels.data(), static_cast<std::size_t>(batch.n));
+  for (std::size_t k = 0; k < rows.indices.size(); ++k) {
+    if (!std::isnan(rows.losses[k])) loss_sum += rows.losses[k], ++labelled;
     if (keep_predictions) {
-      for (std::int64_t i = 0; i < batch.n; ++i) {
-        const auto k = static_cast<std::size_t>(i);
-        result.predictions.push_back(make_prediction(loader.samples()[batch.indices[k]].id,
-                                                     static_cast<int>(batch.labels[k]), rows + k * classes, classes));
-      }
+      result.predictions.push_back(make_prediction(loader.samples()[rows.indices[k]].id,
+                                                   static_cast<int>(rows.labels[k]),
+                                                   rows.probabilities.data() + k * classes, classes));
     }
-    result.images += static_cast<std::size_t>(batch.n);
   }
+  result.images = rows.indices.size();
   result.loss = labelled ? loss_sum / static_cast<double>(labelled) : 0.0;
   result.metrics = metrics.compute();
   for (const auto& s : loader.skipped()) result.skipped.emplace_back(s.id, s.reason);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -101,11 +102,27 @@ using FeatureCache = std::unordered_map<std::size_t, torch::Tensor>;
 torch::Tensor cached_features(ClassifierModel& model, FeatureCache& cache, const Batch& batch,
                               const torch::Tensor& input);
 
+// Every evaluated image's outcome, in the order evaluated.
+struct EvaluationRows {
+  std::size_t classes = 0;
+  std::vector<std::size_t> indices;    // positions in the loader's samples
+  std::vector<std::int64_t> labels;
+  std::vector<float> probabilities;    // `classes` per image
+  std::vector<float> losses;           // per image; NaN where its batch was not all labelled
+};
+
+// Replaces one process's rows with those of every process of a data-parallel
+// job, in sample order (DataParallel::gather); empty for a single process.
+using RowGather = std::function<void(EvaluationRows&)>;
+
 // Runs `loader` once through `model` in eval mode, feeding every metric.
 // With `keep_predictions`, also bootstrap intervals and one Prediction per image.
 // With `feature_cache`, the backbone's features come from (and go to) the cache.
+// With `gather`, the loader is this rank's shard and the metrics are those
+// of every rank's images, fed in sample order: exactly one process's figures.
 EvaluationReport evaluate_model(ClassifierModel& model, const Registry& registry,
                                 const EvaluationSettings& settings, ImageLoader& loader,
-                                bool keep_predictions, FeatureCache* feature_cache = nullptr);
+                                bool keep_predictions, FeatureCache* feature_cache = nullptr,
+                                const RowGather& gather = {});
 
 }  // namespace cerebra::detail

@@ -5,6 +5,7 @@
 
 #include "cerebra/run.h"
 #include "cerebra/weights.h"
+#include "../distributed/run_rank.h"
 #include "trainer.h"
 
 namespace cerebra {
@@ -54,14 +55,16 @@ WeightsReport load_starting_weights(ClassifierModel& model, const std::string& p
   return load_weights(model, file.string(), options);
 }
 
-RunResult run_pipeline(const Pipeline& pipeline, const Registry& registry, const RunOptions& options) {
-  std::ostream& log = options.log ? *options.log : std::cerr;
-  if (!options.resume_dir.empty()) return resume_run(options.resume_dir, registry, options);
+namespace detail {
+
+RunResult start_run(const Pipeline& pipeline, const Registry& registry, std::ostream& log, DataParallel* parallel,
+                    const DirectoryReady& ready) {
   RunDirectory directory = RunDirectory::create(pipeline);
   RunLock lock = directory.lock();
   try {
     directory.write_pipeline(pipeline);
-    detail::Trainer trainer(pipeline, registry, directory, log);
+    if (ready) ready(directory, false);
+    detail::Trainer trainer(pipeline, registry, directory, log, parallel);
     return trainer.run(false);
   } catch (const std::exception&) {
     // A run that failed before its first epoch holds nothing worth keeping
@@ -72,6 +75,15 @@ RunResult run_pipeline(const Pipeline& pipeline, const Registry& registry, const
     }
     throw;
   }
+}
+
+}  // namespace detail
+
+RunResult run_pipeline(const Pipeline& pipeline, const Registry& registry, const RunOptions& options) {
+  std::ostream& log = options.log ? *options.log : std::cerr;
+  if (!options.resume_dir.empty()) return resume_run(options.resume_dir, registry, options);
+  if (auto world = detail::world_from_environment()) return detail::run_rank(*world, &pipeline, "", registry, options);
+  return detail::start_run(pipeline, registry, log, nullptr, {});
 }
 
 const std::vector<std::string>& resumable_settings() {
@@ -100,7 +112,10 @@ void check_resume_overrides(const std::vector<std::string>& overrides) {
 
 }  // namespace
 
-RunResult resume_run(const std::string& run_dir, const Registry& registry, const RunOptions& options) {
+namespace detail {
+
+RunResult continue_run(const std::string& run_dir, const Registry& registry, const RunOptions& options,
+                       DataParallel* parallel, const DirectoryReady& ready) {
   std::ostream& log = options.log ? *options.log : std::cerr;
   check_resume_overrides(options.overrides);
   RunDirectory directory = RunDirectory::open(run_dir);
@@ -115,8 +130,16 @@ RunResult resume_run(const std::string& run_dir, const Registry& registry, const
     directory.write_pipeline(pipeline);
     log << "resume with " << join(options.overrides, ", ") << " (pipeline.toml updated)\n";
   }
-  detail::Trainer trainer(pipeline, registry, directory, log);
+  if (ready) ready(directory, true);
+  detail::Trainer trainer(pipeline, registry, directory, log, parallel);
   return trainer.run(true);
+}
+
+}  // namespace detail
+
+RunResult resume_run(const std::string& run_dir, const Registry& registry, const RunOptions& options) {
+  if (auto world = detail::world_from_environment()) return detail::run_rank(*world, nullptr, run_dir, registry, options);
+  return detail::continue_run(run_dir, registry, options, nullptr, {});
 }
 
 }  // namespace cerebra

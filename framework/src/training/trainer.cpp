@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "../callbacks/builtin_callbacks.h"
+#include "../distributed/data_parallel.h"
 #include "linear_probe.h"
 #include "cerebra/memory.h"
 
@@ -57,6 +58,7 @@ struct Trainer::Loaders {
   std::vector<std::unique_ptr<ImageLoader>> train;
   std::unique_ptr<ImageLoader> val, test;  // test: none when the split has no test images
   std::unique_ptr<ImageLoader> probe;      // labelled training images, unaugmented (self-supervised runs)
+  std::unique_ptr<ImageLoader> probe_val;  // data-parallel: the probe's validation images, all on every rank
 };
 
 class Trainer::Inputs : public StepInputs {
@@ -88,8 +90,9 @@ class Trainer::Inputs : public StepInputs {
   torch::Tensor labels_;
 };
 
-Trainer::Trainer(const Pipeline& pipeline, const Registry& registry, RunDirectory directory, std::ostream& log)
-    : pipeline_(pipeline), registry_(registry), directory_(std::move(directory)), log_(log),
+Trainer::Trainer(const Pipeline& pipeline, const Registry& registry, RunDirectory directory, std::ostream& log,
+                 DataParallel* parallel)
+    : pipeline_(pipeline), registry_(registry), parallel_(parallel), directory_(std::move(directory)), log_(log),
       training_(pipeline.section("training")), device_(choose_device(pipeline.section("run").get_string("device"))) {}
 
 Trainer::~Trainer() = default;
@@ -102,7 +105,8 @@ void Trainer::create_components() {
   loss_ = create(pipeline_.loss, static_cast<Loss*>(nullptr));
   schedule_ = create(pipeline_.schedule, static_cast<Schedule*>(nullptr));
   objective_ = create(pipeline_.objective, static_cast<Objective*>(nullptr));
-  callbacks_ = make_callbacks(pipeline_, registry_);
+  // Callbacks write the run directory and decide when to stop: rank 0's alone.
+  if (!parallel_ || parallel_->writer()) callbacks_ = make_callbacks(pipeline_, registry_);
   auto optimizer = create(pipeline_.optimizer, static_cast<Optimizer*>(nullptr));
 
   loss_->prepare({assembly_.class_names, class_counts(assembly_.split.train, assembly_.class_names.size()), device_});
@@ -111,7 +115,7 @@ void Trainer::create_components() {
   optimizer_ = optimizer->build(groups);
   for (const auto& group : groups) {
     base_rates_.push_back(group.learning_rate);
-    if (scaler_) scaled_.insert(scaled_.end(), group.parameters.begin(), group.parameters.end());
+    trained_.insert(trained_.end(), group.parameters.begin(), group.parameters.end());
   }
 }
 
@@ -130,16 +134,19 @@ void Trainer::make_loaders(Loaders& loaders) {
   const SplitResult& split = assembly_.split;
   for (int view = 0; view < objective_->needs().views; ++view) {
     LoaderOptions options = loader_options(pipeline_, true);
+    if (parallel_) options = parallel_->shard(options, true);
     options.view = static_cast<std::uint64_t>(view);
     loaders.train.push_back(std::make_unique<ImageLoader>(assembly_.dataset, split.train, assembly_.preprocess,
                                                           assembly_.augment, options));
   }
-  auto plain = [&](const std::vector<Sample>& samples) {
+  auto plain = [&](const std::vector<Sample>& samples, bool sharded) {
+    LoaderOptions options = loader_options(pipeline_, false);
+    if (parallel_ && sharded) options = parallel_->shard(options, false);
     return std::make_unique<ImageLoader>(assembly_.dataset, samples, assembly_.preprocess, std::vector<Stage>{},
-                                         loader_options(pipeline_, false));
+                                         options);
   };
-  loaders.val = plain(split.val);
-  if (!split.test.empty()) loaders.test = plain(split.test);
+  loaders.val = plain(split.val, true);
+  if (!split.test.empty()) loaders.test = plain(split.test, true);
   const auto unlabelled = static_cast<std::size_t>(std::count_if(
       split.train.begin(), split.train.end(), [](const Sample& s) { return s.label < 0; }));
   if (objective_->needs().labels && unlabelled > 0) {
@@ -152,7 +159,9 @@ void Trainer::make_loaders(Loaders& loaders) {
     std::vector<Sample> labelled;
     std::copy_if(split.train.begin(), split.train.end(), std::back_inserter(labelled),
                  [](const Sample& s) { return s.label >= 0; });
-    if (!labelled.empty()) loaders.probe = plain(labelled);
+    // The linear probe fits on one process's features: every rank fits the same.
+    if (!labelled.empty()) loaders.probe = plain(labelled, false);
+    if (!labelled.empty() && parallel_) loaders.probe_val = plain(split.val, false);
   }
   // Other views read the same files as the first; they decode as they go.
   std::vector<SplitImages> splits{{"train", loaders.train[0].get()}, {"val", loaders.val.get()}};
@@ -243,39 +252,56 @@ void Trainer::apply_schedule(std::size_t batch, std::size_t batches) {
 
 // Seam: precision. The objective's forward pass runs under autocast
 // ([run] precision); backward, the optimizer and the loss stay float32.
-void Trainer::take_step(Inputs& inputs, std::int64_t batch_size) {
+void Trainer::take_step(Inputs& inputs, const Batch& batch) {
   clear_gradients(*optimizer_);
   StepResult step;
   {
     AutocastScope autocast(device_, precision_.precision);
     step = objective_->step(inputs);
   }
-  const double loss_value = step.loss.item<double>();
-  state_.batch_loss = loss_value;
-  if (!std::isfinite(loss_value)) return;
-  backward_and_step(step.loss);
-  loss_sum_ += loss_value * batch_size;
-  state_.images_seen += static_cast<std::size_t>(batch_size);
-  state_.epoch_loss = loss_sum_ / static_cast<double>(state_.images_seen);
+  StepTotals local;
+  local.images = static_cast<double>(batch.n);
+  local.loss_sum = step.loss.item<double>() * local.images;
   if (step.logits.defined() && objective_->needs().labels) {
-    correct_ += static_cast<std::size_t>(step.logits.argmax(1).eq(inputs.labels()).sum().item<std::int64_t>());
+    local.correct = static_cast<double>(step.logits.argmax(1).eq(inputs.labels()).sum().item<std::int64_t>());
   }
+  local.stop = parallel_ && interrupted.load();
+  const StepTotals totals = backward_and_reduce(step.loss, local, batch);
+  agreed_stop_ = totals.stop;
+  if (agreed_stop_) return;  // every rank leaves this step's update undone
+  state_.batch_loss = totals.loss_sum / totals.images;
+  if (!std::isfinite(state_.batch_loss)) return;
+  optimizer_step();
+  loss_sum_ += totals.loss_sum;
+  state_.images_seen += static_cast<std::size_t>(totals.images);
+  state_.epoch_loss = loss_sum_ / static_cast<double>(state_.images_seen);
+  correct_ += static_cast<std::size_t>(totals.correct);
 }
 
-// Seam: data-parallel gradient synchronisation goes between backward() and
-// the step (after unscaling, where there is a loss scale).
-bool Trainer::backward_and_step(const torch::Tensor& loss) {
-  if (!scaler_) {
-    loss.backward();
-    optimizer_->step();
-    return true;
-  }
-  scaler_->scale(loss).backward();
-  const bool finite = scaler_->unscale(scaled_);
-  if (finite) optimizer_->step();
-  scaler_->update();
-  return finite;
+// Seam: data-parallel gradient synchronisation, between backward() and the
+// step, before fp16 unscaling so every rank sees the same overflow. A single
+// process skips backward() for a non-finite loss; a rank of a job cannot,
+// since the others wait for its gradients (NaN spreads to all, and every rank
+// skips the update).
+StepTotals Trainer::backward_and_reduce(const torch::Tensor& loss, StepTotals local, const Batch& batch) {
+  if (!parallel_ && !std::isfinite(local.loss_sum)) return local;
+  (scaler_ ? scaler_->scale(loss) : loss).backward();
+  if (!parallel_) return local;
+  const double weight = static_cast<double>(batch.n) / static_cast<double>(batch.global_n);
+  const std::size_t step = static_cast<std::size_t>(state_.epoch) * state_.batches + state_.batch;
+  return parallel_->reduce_step(trained_, weight, local, step);
 }
+
+void Trainer::optimizer_step() {
+  if (!scaler_) {
+    optimizer_->step();
+    return;
+  }
+  if (scaler_->unscale(trained_)) optimizer_->step();
+  scaler_->update();
+}
+
+bool Trainer::stop_now() const { return parallel_ ? agreed_stop_ : interrupted.load(); }
 
 // Trains one epoch; false when it stopped early (a non-finite loss, Ctrl-C).
 bool Trainer::train_epoch(Loaders& loaders) {
@@ -291,6 +317,7 @@ bool Trainer::train_epoch(Loaders& loaders) {
   built_.model->train();
   for (auto& module : built_.frozen_modules) module->eval();
   for (auto& loader : loaders.train) loader->start_epoch(state_.epoch);
+  if (parallel_) parallel_->seed_epoch(static_cast<std::uint64_t>(pipeline_.section("run").get_int("seed")), state_.epoch);
 
   std::vector<Batch> views(loaders.train.size());
   while (loaders.train[0]->next(views[0])) {
@@ -299,7 +326,8 @@ bool Trainer::train_epoch(Loaders& loaders) {
     ++state_.batch;
     each_callback([](Callback& c, TrainingSession& s) { c.on_batch_start(s); });
     Inputs inputs(*this, views);
-    take_step(inputs, views[0].n);
+    take_step(inputs, views[0]);
+    if (agreed_stop_) break;
     if (!std::isfinite(state_.batch_loss)) {
       // NaN's sign bit varies with the arithmetic (bf16 gives -nan): say "nan".
       const std::string value = std::isnan(state_.batch_loss) ? "nan" : fmt::format("{}", state_.batch_loss);
@@ -310,9 +338,10 @@ bool Trainer::train_epoch(Loaders& loaders) {
     }
     state_.epoch_seconds = seconds_since(epoch_start);
     each_callback([](Callback& c, TrainingSession& s) { c.on_batch_end(s); });
-    if (interrupted.load()) break;
+    // A rank of a job goes on to the next step, where the ranks agree to stop.
+    if (!parallel_ && interrupted.load()) break;
   }
-  if (interrupted.load()) {
+  if (stop_now()) {
     request_stop("interrupted", fmt::format("interrupted during epoch {}; the run resumes from the end of epoch {} "
                                             "(cerebra run --resume {})",
                                             state_.epoch + 1, state_.epoch, directory_.path()));
@@ -325,7 +354,9 @@ EvaluationReport Trainer::evaluate(ImageLoader& loader, bool keep_predictions, F
                                    bool final_evaluation) {
   auto settings = evaluation_settings(pipeline_, device_, assembly_.class_names, assembly_.positive_class);
   if (final_evaluation) settings.tta = pipeline_.section("evaluation").get_strings("tta");
-  return evaluate_model(*built_.model, registry_, settings, loader, keep_predictions, features);
+  RowGather gather;
+  if (parallel_) gather = [this](EvaluationRows& rows) { parallel_->gather(rows); };
+  return evaluate_model(*built_.model, registry_, settings, loader, keep_predictions, features, gather);
 }
 
 json Trainer::epoch_figures(const EvaluationReport* val, double train_seconds, double seconds) const {
@@ -379,7 +410,7 @@ void Trainer::add_probe(Loaders& loaders, json& figures) {
   if (epoch % every != 0 && epoch != state_.epochs) return;
   const auto start = Clock::now();
   const ProbeResult probe =
-      linear_probe(*built_.model, *loaders.probe, *loaders.val, static_cast<std::int64_t>(assembly_.class_names.size()),
+      linear_probe(*built_.model, *loaders.probe, loaders.probe_val ? *loaders.probe_val : *loaders.val, static_cast<std::int64_t>(assembly_.class_names.size()),
                    device_, training_.get_bool("channels_last"));
   figures["val_probe_accuracy"] = probe.accuracy;
   figures["probe_seconds"] = seconds_since(start);
@@ -400,6 +431,9 @@ RunResult Trainer::run(bool resume) {
     log_ << fmt::format("resuming after epoch {} (best {} = {:.4f} at epoch {})\n", state_.epoch, state_.monitor,
                         state_.best_value, state_.best_epoch);
   }
+  // Seam: data-parallel. Every rank starts from rank 0's weights (the same
+  // seed made them equal already; a transfer file read differently would not).
+  if (parallel_) parallel_->broadcast_model(*built_.model);
 
   InterruptGuard interrupt_guard;
   each_callback([](Callback& c, TrainingSession& s) { c.on_run_start(s); });
@@ -412,12 +446,23 @@ RunResult Trainer::run(bool resume) {
       const auto epoch_start = Clock::now();
       if (!train_epoch(loaders)) break;
       const double train_seconds = seconds_since(epoch_start);
+      if (parallel_) parallel_->broadcast_buffers(*built_.model);
       // A self-supervised run's head never trains: its figures would be noise.
       EvaluationReport val;
       if (supervised) val = evaluate(*loaders.val, false, cache_features_ ? &val_features_ : nullptr);
       json figures = epoch_figures(supervised ? &val : nullptr, train_seconds, seconds_since(epoch_start));
       add_probe(loaders, figures);
       end_epoch(std::move(figures));
+      // Rank 0's callbacks may stop the run (early stopping): every rank stops with it.
+      if (parallel_) {
+        const std::string when = "after epoch " + std::to_string(state_.epoch);
+        parallel_->check_identical(*built_.model, when);
+        stop_requested_ = parallel_->any(stop_requested_, when);
+      }
+    }
+    if (parallel_ && state_.epoch > 0) {
+      log_ << fmt::format("data-parallel: parameters bit-identical on all {} ranks after epoch {}\n",
+                          parallel_->size(), state_.epoch);
     }
   } catch (const Error& error) {
     // A failure during training (a full disk, a figure that is not there)
@@ -445,6 +490,11 @@ RunResult Trainer::run(bool resume) {
   if (!result_.message.empty()) log_ << result_.message << "\n";
   log_ << "run directory: " << directory_.path() << "\n";
   return result_;
+}
+
+void Trainer::restore_best() {
+  if (!parallel_ || parallel_->writer()) load_checkpoint("best", false);
+  if (parallel_) parallel_->broadcast_model(*built_.model);
 }
 
 // The summary of the run: the best checkpoint evaluated on val and test (the
@@ -498,7 +548,7 @@ json Trainer::finish(Loaders& loaders, bool evaluate_best) {
     for (const auto& s : loaders.test->skipped()) skipped.push_back(s);
   }
   if (evaluate_best && state_.best_epoch > 0 && result_.status != "interrupted") {
-    load_checkpoint("best", false);
+    restore_best();
     EvaluationReport val = evaluate(*loaders.val, false, nullptr, true);
     summary["val"] = {{"loss", val.loss}, {"metrics", val.metrics}};
     if (loaders.test) {

@@ -65,9 +65,16 @@ struct SplitImages {
 // ("118 train, 20 val, 20 test images (unreadable, skipped: 2 train)").
 std::string check_split_images(const std::vector<SplitImages>& splits, const std::vector<std::string>& class_names);
 
+class DataParallel;
+struct StepTotals;
+
 class Trainer : public TrainingSession {
  public:
-  Trainer(const Pipeline& pipeline, const Registry& registry, RunDirectory directory, std::ostream& log);
+  // `parallel`: this process's part of a data-parallel job (null: the only
+  // process). Rank 0 runs the callbacks, which write the run directory; the
+  // others train in step with it and write nothing there.
+  Trainer(const Pipeline& pipeline, const Registry& registry, RunDirectory directory, std::ostream& log,
+          DataParallel* parallel = nullptr);
   ~Trainer() override;
   RunResult run(bool resume);
 
@@ -88,10 +95,16 @@ class Trainer : public TrainingSession {
   void load_checkpoint(const std::string& name, bool with_training_state);
   void apply_schedule(std::size_t batch, std::size_t batches);
   bool train_epoch(Loaders& loaders);
-  void take_step(Inputs& inputs, std::int64_t batch_size);
-  // backward() and the optimizer step; false when fp16 gradients overflowed
-  // and the step was skipped.
-  bool backward_and_step(const torch::Tensor& loss);
+  void take_step(Inputs& inputs, const Batch& batch);
+  // The step's figures summed over the ranks (this process's alone when
+  // single), after backward() and the gradients' synchronisation.
+  StepTotals backward_and_reduce(const torch::Tensor& loss, StepTotals local, const Batch& batch);
+  // The optimizer step (fp16: unscaled, skipped when gradients overflowed).
+  void optimizer_step();
+  // Whether the epoch stops here: Ctrl-C, agreed by every rank of a job.
+  bool stop_now() const;
+  // The best checkpoint's weights (rank 0 reads them and sends them out).
+  void restore_best();
   // `val` null: a self-supervised run, whose classifier head is never trained.
   nlohmann::json epoch_figures(const EvaluationReport* val, double train_seconds, double seconds) const;
   void end_epoch(nlohmann::json figures);
@@ -107,6 +120,8 @@ class Trainer : public TrainingSession {
 
   const Pipeline& pipeline_;
   const Registry& registry_;
+  DataParallel* parallel_;
+  bool agreed_stop_ = false;  // a data-parallel step found some rank interrupted
   RunDirectory directory_;
   std::ostream& log_;
   const Parameters& training_;
@@ -124,7 +139,7 @@ class Trainer : public TrainingSession {
   double rate_factor_ = 1.0;
   PrecisionChoice precision_;            // [run] precision as chosen for this device
   std::unique_ptr<LossScaler> scaler_;   // float16 only
-  std::vector<torch::Tensor> scaled_;    // the parameters whose gradients scaler_ unscales
+  std::vector<torch::Tensor> trained_;   // the optimizer's parameters: unscaled (fp16), synchronised (data-parallel)
   double loss_sum_ = 0;          // of the epoch in progress
   std::size_t correct_ = 0;      // of the epoch in progress
   bool cache_features_ = false;

@@ -1,0 +1,266 @@
+// Data-parallel training over c10d/Gloo with two processes on 127.0.0.1:
+// identical parameters on every rank, the same training as one process at
+// the same global batch, sharded evaluation equal to one process's, and a
+// killed rank stopping the other with a message naming it, then resuming.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "run_support.h"
+
+namespace cerebra::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kTimeoutSeconds = 15;  // CEREBRA_DIST_TIMEOUT of these runs
+
+// The tiny CNN run without dropout (its masks are drawn per rank, so two
+// ranks could not match one process), evaluated with every metric the
+// gathered outputs must reproduce, bootstrap intervals included.
+// fp32: bf16 autocast rounds differently for other batch shapes.
+std::string pipeline(int epochs, int count = 160) {
+  std::string text = tiny_pipeline(epochs, "type = \"cnn\"\ninput_size = 32\ndropout = 0", 32, count);
+  text.replace(text.find("threads = 1\n"), 12, "threads = 1\nprecision = \"fp32\"\n");
+  return text + R"(
+[evaluation]
+metrics = ["accuracy", "sensitivity", "specificity", "f1", "roc_auc"]
+bootstrap = 50
+)";
+}
+
+std::string environment() { return "CEREBRA_DIST_TIMEOUT=" + std::to_string(kTimeoutSeconds) + " "; }
+
+// Model tensors of a checkpoint by name.
+std::map<std::string, torch::Tensor> checkpoint_tensors(const fs::path& file) {
+  torch::serialize::InputArchive archive, model;
+  archive.load_from(file.string());
+  archive.read("model", model);
+  std::map<std::string, torch::Tensor> tensors;
+  std::function<void(torch::serialize::InputArchive&, const std::string&)> collect =
+      [&](torch::serialize::InputArchive& part, const std::string& prefix) {
+        for (const auto& key : part.keys()) {
+          torch::Tensor tensor;
+          torch::serialize::InputArchive child;
+          if (part.try_read(key, tensor)) tensors[prefix + key] = tensor;
+          else if (part.try_read(key, child)) collect(child, prefix + key + ".");
+        }
+      };
+  collect(model, "");
+  return tensors;
+}
+
+// One run of two ranks (--nproc 2) and one of a single process, same
+// pipeline and global batch, made once for the tests that compare them.
+class Distributed : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = std::make_unique<TempDir>();
+    write_text(dir_->file("p.toml"), pipeline(2));
+    two_ = run_command(environment() + cli() + " run " + dir_->file("p.toml") + " --nproc 2 --set run.output=" +
+                       dir_->file("two"));
+    one_ = run_command(cli() + " run " + dir_->file("p.toml") + " --set run.output=" + dir_->file("one"));
+  }
+  static void TearDownTestSuite() { dir_.reset(); }
+
+  static std::unique_ptr<TempDir> dir_;
+  static CommandResult two_, one_;
+};
+
+std::unique_ptr<TempDir> Distributed::dir_;
+CommandResult Distributed::two_, Distributed::one_;
+
+TEST_F(Distributed, EveryRankHoldsBitIdenticalParameters) {
+  ASSERT_EQ(two_.exit_code, 0) << two_.output;
+  // Each rank hashes its parameters and buffers after every epoch; rank 0
+  // compares the hashes (an Error otherwise) and says so.
+  EXPECT_NE(two_.output.find("parameters bit-identical on all 2 ranks after epoch 2"), std::string::npos)
+      << two_.output;
+  EXPECT_NE(two_.output.find("data-parallel: 2 ranks over Gloo"), std::string::npos) << two_.output;
+  // Only rank 0 writes a run directory.
+  EXPECT_EQ(run_folders(dir_->file("two")).size(), 1u);
+}
+
+TEST_F(Distributed, TwoRanksTrainAsOneProcessAtTheSameGlobalBatch) {
+  ASSERT_EQ(two_.exit_code, 0) << two_.output;
+  ASSERT_EQ(one_.exit_code, 0) << one_.output;
+  const auto two = checkpoint_tensors(only_run(dir_->file("two")) / "checkpoints" / "last.pt");
+  const auto one = checkpoint_tensors(only_run(dir_->file("one")) / "checkpoints" / "last.pt");
+  ASSERT_EQ(two.size(), one.size());
+  ASSERT_FALSE(one.empty());
+  for (const auto& [name, tensor] : one) {
+    ASSERT_TRUE(two.count(name)) << name;
+    const double difference = (two.at(name) - tensor).abs().max().item<double>();
+    EXPECT_LT(difference, 1e-4) << name << " differs by " << difference;
+  }
+  // Per-rank batch 8 on two ranks is the pipeline's batch of 16, as in one process.
+  const auto lines_two = read_metrics(only_run(dir_->file("two")));
+  const auto lines_one = read_metrics(only_run(dir_->file("one")));
+  ASSERT_EQ(lines_two.size(), 2u);
+  ASSERT_EQ(lines_one.size(), 2u);
+  EXPECT_NEAR(lines_two[1]["train_loss"].get<double>(), lines_one[1]["train_loss"].get<double>(), 1e-4);
+}
+
+TEST_F(Distributed, ShardedEvaluationGivesTheSingleProcessMetrics) {
+  ASSERT_EQ(two_.exit_code, 0) << two_.output;
+  const fs::path run = only_run(dir_->file("two"));
+  // The run's test figures came from two ranks' halves of the test split,
+  // gathered; `cerebra eval` evaluates the same checkpoint in one process.
+  const auto summary = read_json(run / "summary.json");
+  const CommandResult eval = run_command(cli() + " eval " + run.string() + " --split test --json 2>/dev/null");
+  ASSERT_EQ(eval.exit_code, 0) << eval.output;
+  const auto single = nlohmann::json::parse(eval.output);
+  EXPECT_EQ(summary["test"]["metrics"], single["metrics"]);
+  EXPECT_EQ(summary["test"]["images"], single["images"]);
+  EXPECT_EQ(summary["test"]["loss"].get<double>(), single["loss"].get<double>());
+}
+
+// A worker started with the torchrun variables, its output in `log`.
+pid_t start_rank(const std::string& command, int rank, int port, const std::string& log) {
+  const pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  ::setenv("RANK", std::to_string(rank).c_str(), 1);
+  ::setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
+  ::setenv("WORLD_SIZE", "2", 1);
+  ::setenv("MASTER_ADDR", "127.0.0.1", 1);
+  ::setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
+  ::setenv("CEREBRA_DIST_TIMEOUT", std::to_string(kTimeoutSeconds).c_str(), 1);
+  const std::string shell = "exec " + command + " >" + log + " 2>&1";
+  ::execl("/bin/sh", "sh", "-c", shell.c_str(), static_cast<char*>(nullptr));
+  std::_Exit(127);
+}
+
+// The port of a socket bound to port 0, closed again: free now, and unlike
+// any a parallel test picks the same way.
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+// The exit status of `pid`, or nothing when it is still running at `deadline`.
+std::optional<int> wait_until(pid_t pid, Clock::time_point deadline) {
+  while (Clock::now() < deadline) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return std::nullopt;
+}
+
+TEST(DistributedFaults, AKilledRankStopsTheOtherWithItsNameAndTheRunResumes) {
+  TempDir dir;
+  write_text(dir.file("p.toml"), pipeline(40, 320));
+  const std::string command = cli() + " run " + dir.file("p.toml") + " --set run.output=" + dir.file("runs");
+  const int port = free_port();
+  const pid_t rank0 = start_rank(command, 0, port, dir.file("rank0.log"));
+  const pid_t rank1 = start_rank(command, 1, port, dir.file("rank1.log"));
+  // Kill rank 1 once rank 0 has checkpointed an epoch: the run is resumable.
+  const auto give_up = Clock::now() + std::chrono::seconds(240);
+  fs::path run;
+  while (Clock::now() < give_up) {
+    if (fs::exists(dir.file("runs"))) run = first_run(dir.file("runs"));
+    if (!run.empty() && fs::exists(run / "checkpoints" / "last.pt")) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(!run.empty() && fs::exists(run / "checkpoints" / "last.pt")) << read_text(dir.file("rank0.log"));
+  // The shell execs the command, so its pid is the worker's.
+  ::kill(rank1, SIGKILL);
+  const auto killed = Clock::now();
+  const auto status = wait_until(rank0, killed + std::chrono::seconds(kTimeoutSeconds + 20));
+  if (!status) ::kill(rank0, SIGKILL);
+  ::waitpid(rank1, nullptr, 0);
+  const std::string log = read_text(dir.file("rank0.log"));
+  ASSERT_TRUE(status.has_value()) << "rank 0 still running " << kTimeoutSeconds + 20 << " s after rank 1 died\n" << log;
+  EXPECT_NE(*status, 0) << log;
+  EXPECT_NE(log.find("rank 1 stopped"), std::string::npos) << log;
+  EXPECT_LT(std::chrono::duration<double>(Clock::now() - killed).count(), kTimeoutSeconds + 10.0);
+
+  // The run resumes, here in one process (another world size), to one epoch more.
+  const auto done = read_metrics(run).size();
+  ASSERT_GE(done, 1u);
+  const CommandResult resumed = run_command(cli() + " run --resume " + run.string() +
+                                            " --set training.epochs=" + std::to_string(done + 1));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_EQ(read_json(run / "summary.json")["epochs_completed"].get<int>(), static_cast<int>(done + 1));
+}
+
+// A command in the background, its output in `log`.
+pid_t start_command(const std::string& command, const std::string& log) {
+  const pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  const std::string shell = "exec " + command + " >" + log + " 2>&1";
+  ::execl("/bin/sh", "sh", "-c", shell.c_str(), static_cast<char*>(nullptr));
+  std::_Exit(127);
+}
+
+TEST(DistributedFaults, CtrlCOnTheLauncherStopsEveryWorkerAndTheRunResumes) {
+  TempDir dir;
+  write_text(dir.file("p.toml"), pipeline(40, 320));
+  const pid_t launcher = start_command("env CEREBRA_DIST_TIMEOUT=" + std::to_string(kTimeoutSeconds) + " " + cli() +
+                                           " run " + dir.file("p.toml") + " --nproc 2 --set run.output=" +
+                                           dir.file("runs"),
+                                       dir.file("launcher.log"));
+  const auto give_up = Clock::now() + std::chrono::seconds(240);
+  fs::path run;
+  while (Clock::now() < give_up) {
+    if (fs::exists(dir.file("runs"))) run = first_run(dir.file("runs"));
+    if (!run.empty() && fs::exists(run / "checkpoints" / "last.pt")) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(!run.empty() && fs::exists(run / "checkpoints" / "last.pt")) << read_text(dir.file("launcher.log"));
+  ::kill(launcher, SIGINT);
+  const auto status = wait_until(launcher, Clock::now() + std::chrono::seconds(kTimeoutSeconds + 20));
+  if (!status) ::kill(launcher, SIGKILL);
+  const std::string log = read_text(dir.file("launcher.log"));
+  ASSERT_TRUE(status.has_value()) << log;
+  EXPECT_EQ(*status, 130) << log;
+  EXPECT_EQ(read_json(run / "summary.json")["status"], "interrupted") << log;
+  const auto done = read_metrics(run).size();
+  const CommandResult resumed = run_command("env CEREBRA_DIST_TIMEOUT=" + std::to_string(kTimeoutSeconds) + " " +
+                                            cli() + " run --resume " + run.string() + " --nproc 2 --set training.epochs=" +
+                                            std::to_string(done + 1));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_EQ(read_json(run / "summary.json")["epochs_completed"].get<int>(), static_cast<int>(done + 1));
+}
+
+TEST(DistributedInputs, BadLaunchSettingsAreNamed) {
+  TempDir dir;
+  write_text(dir.file("p.toml"), pipeline(1));
+  const std::string run = cli() + " run " + dir.file("p.toml") + " --set run.output=" + dir.file("runs");
+  const CommandResult zero = run_command(run + " --nproc 0");
+  EXPECT_EQ(zero.exit_code, 2);
+  EXPECT_NE(zero.output.find("--nproc 0"), std::string::npos) << zero.output;
+  const CommandResult no_master = run_command("env WORLD_SIZE=2 RANK=1 MASTER_ADDR= " + run);
+  EXPECT_NE(no_master.exit_code, 0);
+  EXPECT_NE(no_master.output.find("MASTER_ADDR is not set"), std::string::npos) << no_master.output;
+  const CommandResult bad_rank = run_command("env WORLD_SIZE=2 RANK=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=1 " + run);
+  EXPECT_NE(bad_rank.output.find("RANK=2 is not an integer from 0 to 1"), std::string::npos) << bad_rank.output;
+  const CommandResult odd = run_command("env CEREBRA_DIST_TIMEOUT=10 " + run + " --nproc 3");
+  EXPECT_NE(odd.exit_code, 0);
+  EXPECT_NE(odd.output.find("must divide evenly among its 3 ranks"), std::string::npos) << odd.output;
+}
+
+}  // namespace
+}  // namespace cerebra::testing
