@@ -169,6 +169,18 @@ std::optional<int> wait_until(pid_t pid, Clock::time_point deadline) {
   return std::nullopt;
 }
 
+// The run directory under `runs` once it holds a checkpoint (an epoch is
+// done, so the run is resumable), or an empty path after four minutes.
+fs::path wait_for_checkpoint(const std::string& runs) {
+  const auto give_up = Clock::now() + std::chrono::seconds(240);
+  while (Clock::now() < give_up) {
+    const fs::path run = fs::exists(runs) ? first_run(runs) : fs::path();
+    if (!run.empty() && fs::exists(run / "checkpoints" / "last.pt")) return run;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return {};
+}
+
 TEST(DistributedFaults, AKilledRankStopsTheOtherWithItsNameAndTheRunResumes) {
   TempDir dir;
   write_text(dir.file("p.toml"), pipeline(40, 320));
@@ -177,13 +189,7 @@ TEST(DistributedFaults, AKilledRankStopsTheOtherWithItsNameAndTheRunResumes) {
   const pid_t rank0 = start_rank(command, 0, port, dir.file("rank0.log"));
   const pid_t rank1 = start_rank(command, 1, port, dir.file("rank1.log"));
   // Kill rank 1 once rank 0 has checkpointed an epoch: the run is resumable.
-  const auto give_up = Clock::now() + std::chrono::seconds(240);
-  fs::path run;
-  while (Clock::now() < give_up) {
-    if (fs::exists(dir.file("runs"))) run = first_run(dir.file("runs"));
-    if (!run.empty() && fs::exists(run / "checkpoints" / "last.pt")) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  const fs::path run = wait_for_checkpoint(dir.file("runs"));
   ASSERT_TRUE(!run.empty() && fs::exists(run / "checkpoints" / "last.pt")) << read_text(dir.file("rank0.log"));
   // The shell execs the command, so its pid is the worker's.
   ::kill(rank1, SIGKILL);
@@ -222,13 +228,7 @@ TEST(DistributedFaults, CtrlCOnTheLauncherStopsEveryWorkerAndTheRunResumes) {
                                            " run " + dir.file("p.toml") + " --nproc 2 --set run.output=" +
                                            dir.file("runs"),
                                        dir.file("launcher.log"));
-  const auto give_up = Clock::now() + std::chrono::seconds(240);
-  fs::path run;
-  while (Clock::now() < give_up) {
-    if (fs::exists(dir.file("runs"))) run = first_run(dir.file("runs"));
-    if (!run.empty() && fs::exists(run / "checkpoints" / "last.pt")) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  const fs::path run = wait_for_checkpoint(dir.file("runs"));
   ASSERT_TRUE(!run.empty() && fs::exists(run / "checkpoints" / "last.pt")) << read_text(dir.file("launcher.log"));
   ::kill(launcher, SIGINT);
   const auto status = wait_until(launcher, Clock::now() + std::chrono::seconds(kTimeoutSeconds + 20));
