@@ -116,7 +116,7 @@ class Normalize : public PixelStage {
 
   cv::Mat apply(const cv::Mat& image, std::mt19937_64&) const override {
     cv::Mat source = prepared(image);
-    const cerebra::ChannelMap map = map_of(source);
+    const cerebra::ChannelMap map = map_of(source, source.channels());
     cv::Mat out(source.rows, source.cols, CV_MAKETYPE(CV_32F, source.channels()));
     switch (source.depth()) {
       case CV_8U: affine_per_channel<std::uint8_t>(source, map.scale, map.offset, out); break;
@@ -129,7 +129,11 @@ class Normalize : public PixelStage {
   bool is_channel_map() const override { return true; }
   // Same coefficients as apply(); a gray input with three-value statistics
   // gets three entries (the loader replicates the gray values, as apply does).
-  cerebra::ChannelMap channel_map(const cv::Mat& image) const override { return map_of(prepared(image)); }
+  // The map reads only the depth and (per_image) the statistics, which
+  // replicating a gray image does not change, so no replica is made here.
+  cerebra::ChannelMap channel_map(const cv::Mat& image) const override {
+    return map_of(image, mean_.size() == 3 ? 3 : image.channels());
+  }
 
  private:
   // The image apply() maps: three channels where the statistics need them,
@@ -148,19 +152,20 @@ class Normalize : public PixelStage {
 
   // out = pixel * scale[c] + offset[c] for plane c; the statistics are R, G,
   // B, and plane c of a BGR image is colour 2 - c.
-  cerebra::ChannelMap map_of(const cv::Mat& source) const {
+  // `channels` entries; a gray source with three gives its one statistic to each.
+  cerebra::ChannelMap map_of(const cv::Mat& source, int channels) const {
     double scale = 1.0;
     if (source.depth() == CV_8U) scale = 1.0 / 255.0;
     else if (source.depth() == CV_16U) scale = 1.0 / 65535.0;
-    const int channels = source.channels();
     cerebra::ChannelMap map{std::vector<float>(channels), std::vector<float>(channels)};
     cv::Scalar image_mean, image_std;
     if (preset_ == "per_image") cv::meanStdDev(source, image_mean, image_std);
     for (int c = 0; c < channels; ++c) {
       double mean = 0, std = 1;
       if (preset_ == "per_image") {
-        mean = image_mean[c] * scale;
-        std = image_std[c] * scale > 1e-6 ? image_std[c] * scale : 1.0;  // a flat image stays flat
+        const int k = std::min(c, source.channels() - 1);
+        mean = image_mean[k] * scale;
+        std = image_std[k] * scale > 1e-6 ? image_std[k] * scale : 1.0;  // a flat image stays flat
       } else if (mean_.size() == 1) {
         mean = mean_[0];
         std = std_[0];
