@@ -9,9 +9,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -30,12 +32,13 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kTimeoutSeconds = 15;  // CEREBRA_DIST_TIMEOUT of these runs
 
-// The tiny CNN run without dropout (its masks are drawn per rank, so two
-// ranks could not match one process), evaluated with every metric the
-// gathered outputs must reproduce, bootstrap intervals included.
+// The tiny CNN run, without dropout unless asked (with it, the masks follow
+// each image's place in the global batch: BatchDropout), evaluated with every
+// metric the gathered outputs must reproduce, bootstrap intervals included.
 // fp32: bf16 autocast rounds differently for other batch shapes.
-std::string pipeline(int epochs, int count = 160) {
-  std::string text = tiny_pipeline(epochs, "type = \"cnn\"\ninput_size = 32\ndropout = 0", 32, count);
+std::string pipeline(int epochs, int count = 160, double dropout = 0) {
+  std::string text = tiny_pipeline(
+      epochs, "type = \"cnn\"\ninput_size = 32\ndropout = " + std::to_string(dropout), 32, count);
   text.replace(text.find("threads = 1\n"), 12, "threads = 1\nprecision = \"fp32\"\n");
   return text + R"(
 [evaluation]
@@ -65,16 +68,41 @@ std::map<std::string, torch::Tensor> checkpoint_tensors(const fs::path& file) {
   return tensors;
 }
 
+// The largest difference between the last checkpoints' tensors of the runs
+// under two output folders, and the tensor where it is.
+std::pair<double, std::string> largest_difference(const std::string& output_a, const std::string& output_b) {
+  const auto a = checkpoint_tensors(only_run(output_a) / "checkpoints" / "last.pt");
+  const auto b = checkpoint_tensors(only_run(output_b) / "checkpoints" / "last.pt");
+  EXPECT_EQ(a.size(), b.size());
+  EXPECT_FALSE(a.empty());
+  std::pair<double, std::string> largest{0.0, ""};
+  for (const auto& [name, tensor] : a) {
+    if (!b.count(name)) {
+      ADD_FAILURE() << name << " missing";
+      continue;
+    }
+    const double difference = (b.at(name) - tensor).abs().max().item<double>();
+    if (difference >= largest.first) largest = {difference, name};
+  }
+  return largest;
+}
+
+// Trains `text` as two ranks (--nproc 2) into dir/two and as one process
+// into dir/one.
+void train_both(const TempDir& dir, const std::string& text, CommandResult& two, CommandResult& one) {
+  write_text(dir.file("p.toml"), text);
+  two = run_command(environment() + cli() + " run " + dir.file("p.toml") + " --nproc 2 --set run.output=" +
+                    dir.file("two"));
+  one = run_command(cli() + " run " + dir.file("p.toml") + " --set run.output=" + dir.file("one"));
+}
+
 // One run of two ranks (--nproc 2) and one of a single process, same
 // pipeline and global batch, made once for the tests that compare them.
 class Distributed : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = std::make_unique<TempDir>();
-    write_text(dir_->file("p.toml"), pipeline(2));
-    two_ = run_command(environment() + cli() + " run " + dir_->file("p.toml") + " --nproc 2 --set run.output=" +
-                       dir_->file("two"));
-    one_ = run_command(cli() + " run " + dir_->file("p.toml") + " --set run.output=" + dir_->file("one"));
+    train_both(*dir_, pipeline(2), two_, one_);
   }
   static void TearDownTestSuite() { dir_.reset(); }
 
@@ -99,21 +127,38 @@ TEST_F(Distributed, EveryRankHoldsBitIdenticalParameters) {
 TEST_F(Distributed, TwoRanksTrainAsOneProcessAtTheSameGlobalBatch) {
   ASSERT_EQ(two_.exit_code, 0) << two_.output;
   ASSERT_EQ(one_.exit_code, 0) << one_.output;
-  const auto two = checkpoint_tensors(only_run(dir_->file("two")) / "checkpoints" / "last.pt");
-  const auto one = checkpoint_tensors(only_run(dir_->file("one")) / "checkpoints" / "last.pt");
-  ASSERT_EQ(two.size(), one.size());
-  ASSERT_FALSE(one.empty());
-  for (const auto& [name, tensor] : one) {
-    ASSERT_TRUE(two.count(name)) << name;
-    const double difference = (two.at(name) - tensor).abs().max().item<double>();
-    EXPECT_LT(difference, 1e-4) << name << " differs by " << difference;
-  }
+  const auto [difference, where] = largest_difference(dir_->file("two"), dir_->file("one"));
+  EXPECT_LT(difference, 1e-4) << where;
   // Per-rank batch 8 on two ranks is the pipeline's batch of 16, as in one process.
   const auto lines_two = read_metrics(only_run(dir_->file("two")));
   const auto lines_one = read_metrics(only_run(dir_->file("one")));
   ASSERT_EQ(lines_two.size(), 2u);
   ASSERT_EQ(lines_one.size(), 2u);
   EXPECT_NEAR(lines_two[1]["train_loss"].get<double>(), lines_one[1]["train_loss"].get<double>(), 1e-4);
+}
+
+// Dropout's randomness controlled: each image's mask is drawn from the step's
+// seed and its place in the global batch, so the ranks' halves get the masks
+// one process draws for the whole batch.
+TEST(DistributedDropout, TwoRanksWithDropoutTrainAsOneProcess) {
+  TempDir dir, without;
+  CommandResult two, one;
+  train_both(dir, pipeline(2, 160, 0.5), two, one);
+  ASSERT_EQ(two.exit_code, 0) << two.output;
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  const auto [difference, where] = largest_difference(dir.file("two"), dir.file("one"));
+  // The dropout was real and the masks matched: the same run without dropout
+  // ends far further away than the ranks are from one process (masks drawn
+  // per rank would put them about that far apart).
+  write_text(without.file("p.toml"), pipeline(2, 160, 0));
+  const CommandResult plain =
+      run_command(cli() + " run " + without.file("p.toml") + " --set run.output=" + without.file("one"));
+  ASSERT_EQ(plain.exit_code, 0) << plain.output;
+  const double no_dropout = largest_difference(dir.file("one"), without.file("one")).first;
+  std::cout << "two ranks against one process: " << difference << " (" << where
+            << "); with against without dropout: " << no_dropout << "\n";
+  EXPECT_LT(difference, 1e-3) << where;
+  EXPECT_GT(no_dropout, 50 * difference);
 }
 
 TEST_F(Distributed, ShardedEvaluationGivesTheSingleProcessMetrics) {

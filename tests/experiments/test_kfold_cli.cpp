@@ -133,6 +133,18 @@ TEST(KFoldCli, CompareTestsTwoParentsFoldByFold) {
   EXPECT_TRUE(accuracy_tested) << compared.output;
   const auto table = run_command(cli() + " compare " + dir.file("a") + " " + dir.file("b"));
   EXPECT_TRUE(has(table.output, "paired over 2 fold(s)")) << table.output;
+
+  // report PARENT: the folds side by side, in PARENT/report.html by default.
+  const auto report = run_command(cli() + " report " + dir.file("a"));
+  ASSERT_EQ(report.exit_code, 0) << report.output;
+  const std::string page = read_text(dir.path() / "a" / "report.html");
+  int folds = 0;
+  for (const auto& fold : run_folders(dir.file("a"))) {
+    if (!fs::is_directory(fold)) continue;
+    ++folds;
+    EXPECT_TRUE(has(page, fold.filename().string())) << fold;
+  }
+  EXPECT_EQ(folds, 2);
 }
 
 TEST(KFoldCli, BadOptionsAreUsageErrors) {

@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "run_support.h"
 #include "test_support.h"
@@ -134,3 +136,49 @@ TEST(StatisticsCompare, SameSplitIsTestedAndAnotherSplitIsNamed) {
 }
 
 }  // namespace
+
+namespace {
+
+// Two class folders of blurred-noise pictures (class 1 with a bright disc).
+void write_picture_folders(const fs::path& root) {
+  for (int c = 0; c < 2; ++c) {
+    fs::create_directories(root / ("class" + std::to_string(c)));
+    for (int i = 0; i < 30; ++i) {
+      cv::Mat image(32, 32, CV_8UC1);
+      cv::RNG rng(static_cast<std::uint64_t>(c * 100 + i) * 7919u + 17u);
+      rng.fill(image, cv::RNG::UNIFORM, 0, 255);
+      cv::GaussianBlur(image, image, cv::Size(7, 7), 2.0);
+      if (c == 1) cv::circle(image, {16, 16}, 8, cv::Scalar(255), -1);
+      cv::imwrite((root / ("class" + std::to_string(c)) / ("img" + std::to_string(i) + ".png")).string(), image);
+    }
+  }
+}
+
+}  // namespace
+
+// One run reads the dataset through an absolute path, the other through a
+// relative one (as CEREBRA_DATA=../shared/datasets does): the same files, so
+// `compare` pairs them up and tests them.
+TEST(StatisticsCompare, RunsThatNamedTheSameFilesDifferentlyArePaired) {
+  TempDir dir;
+  write_picture_folders(dir.file("data"));
+  const std::string body = "[split]\ntrain = 0.6\nval = 0.2\ntest = 0.2\nseed = 42\n[[preprocess]]\ntype = "
+                           "\"resize\"\nsize = 32\n[model]\ntype = \"cnn\"\ninput_size = 32\n[training]\nepochs = 2\n"
+                           "batch_size = 8\n";
+  write_text(dir.file("absolute.toml"), "[run]\nseed = 1\nthreads = 1\n[dataset]\ntype = \"image_folder\"\nroot = \"" +
+                                            dir.file("data") + "\"\n" + body);
+  write_text(dir.file("relative.toml"),
+             "[run]\nseed = 2\nthreads = 1\n[dataset]\ntype = \"image_folder\"\nroot = \"data\"\n" + body);
+  const std::string in_dir = "cd " + dir.file("") + " && ";
+  for (const std::string name : {"absolute", "relative"}) {
+    const auto result = run_command(in_dir + cli() + " run " + name + ".toml --set run.output=" + name);
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+  }
+  const fs::path a = first_run(dir.file("absolute")), b = first_run(dir.file("relative"));
+  ASSERT_NE(read_text(b / "split.csv").find("\ndata/class0/"), std::string::npos) << "the ids differ in spelling";
+  auto json = run_command(in_dir + cli() + " compare " + a.string() + " " + b.string() + " --json 2>/dev/null");
+  ASSERT_EQ(json.exit_code, 0) << json.output;
+  const auto test = nlohmann::json::parse(json.output)["paired_tests"]["comparisons"].at(0);
+  EXPECT_FALSE(test.contains("skipped")) << test.dump();
+  EXPECT_EQ(test["images"], 12) << test.dump();
+}

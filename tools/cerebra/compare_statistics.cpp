@@ -1,6 +1,7 @@
 #include "compare_statistics.h"
 
 #include <cmath>
+#include <filesystem>
 #include <sstream>
 #include <utility>
 
@@ -14,6 +15,17 @@ namespace cerebra::cli {
 
 namespace {
 
+// An image file named by its canonical path, so that runs that reached the
+// same dataset through "../shared/datasets" and "/work/shared/datasets" pair
+// up (relative ids resolve against the current folder, where `cerebra run`
+// resolved them too). Ids that are not files (synthetic images) stay as is.
+std::string image_key(const std::string& id) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(id, error)) return id;
+  const auto canonical = std::filesystem::weakly_canonical(std::filesystem::absolute(id, error), error);
+  return error ? id : canonical.string();
+}
+
 // (image id, classified correctly) for each test image of a run.
 std::vector<std::pair<std::string, bool>> test_outcomes(const std::string& run_dir) {
   const RunDirectory run = RunDirectory::open(run_dir);
@@ -21,7 +33,7 @@ std::vector<std::pair<std::string, bool>> test_outcomes(const std::string& run_d
   const RunSummary summary = run.read_summary();
   std::vector<std::pair<std::string, bool>> outcomes;
   for (const auto& prediction : run.read_test_predictions(summary.classes)) {
-    outcomes.emplace_back(prediction.file, prediction.label >= 0 && prediction.predicted == prediction.label);
+    outcomes.emplace_back(image_key(prediction.file), prediction.label >= 0 && prediction.predicted == prediction.label);
   }
   return outcomes;
 }

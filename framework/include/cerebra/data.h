@@ -95,6 +95,9 @@ struct Batch {
   // shard_count); n when unsharded. Data-parallel training weighs each
   // rank's gradient by n / global_n, so a short last batch averages right.
   std::int64_t global_n = 0;
+  // Where this shard's first image sits in that whole batch (0 unsharded):
+  // per-image random draws (BatchDropout) follow the image, not the rank.
+  std::int64_t global_offset = 0;
 };
 
 struct SkippedFile {

@@ -240,7 +240,10 @@ struct ImageLoader::Impl {
   // Sharded loaders: order holds this rank's samples, positions their place
   // in the unsharded order, plan each batch's (images here, images in all).
   std::vector<std::size_t> positions;
-  std::vector<std::pair<std::size_t, std::size_t>> plan;
+  struct Planned {
+    std::size_t take, all, offset;  // images here, in the global batch, before this rank's
+  };
+  std::vector<Planned> plan;
   std::size_t planned = 0;  // batches of `plan` produced this epoch
 
   bool sharded() const { return options.shard_count > 1; }
@@ -439,7 +442,7 @@ struct ImageLoader::Impl {
       const std::size_t from = start + images * rank / ranks, to = start + images * (rank + 1) / ranks;
       order.insert(order.end(), readable.begin() + from, readable.begin() + to);
       positions.insert(positions.end(), readable_positions.begin() + from, readable_positions.begin() + to);
-      plan.emplace_back(to - from, images);
+      plan.push_back({to - from, images, from - start});
     }
   }
 
@@ -508,15 +511,16 @@ struct ImageLoader::Impl {
   bool produce(Batch& batch) {
     std::vector<std::size_t> indices;
     std::vector<Item> images;  // the readable samples' items, in order
-    std::int64_t global = 0;
+    std::int64_t global = 0, offset = 0;
     if (sharded()) {
-      if (!take_shard(indices, images, global)) return false;
+      if (!take_shard(indices, images, global, offset)) return false;
     } else {
       if (!take_next(indices, images)) return false;
       global = static_cast<std::int64_t>(indices.size());
     }
     fill(batch, indices, images);
     batch.global_n = global;
+    batch.global_offset = offset;
     return true;
   }
 
@@ -554,10 +558,12 @@ struct ImageLoader::Impl {
 
   // This rank's part of the next global batch. Another rank's batches must
   // stay in step, so a file that turns bad now cannot be replaced.
-  bool take_shard(std::vector<std::size_t>& indices, std::vector<Item>& images, std::int64_t& global) {
+  bool take_shard(std::vector<std::size_t>& indices, std::vector<Item>& images, std::int64_t& global,
+                  std::int64_t& offset) {
     while (planned < plan.size() && !cancel) {
-      const auto [take, all] = plan[planned++];
+      const auto [take, all, before] = plan[planned++];
       global = static_cast<std::int64_t>(all);
+      offset = static_cast<std::int64_t>(before);
       std::vector<Item> items(take);
       const std::size_t start = cursor;
       pool->run(take, [&](std::size_t k) { items[k] = process(order[start + k], positions[start + k]); });

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "../callbacks/builtin_callbacks.h"
+#include "../data/seeding.h"
 #include "../distributed/data_parallel.h"
 #include "linear_probe.h"
 #include "cerebra/memory.h"
@@ -257,6 +258,7 @@ void Trainer::take_step(Inputs& inputs, const Batch& batch) {
   StepResult step;
   {
     AutocastScope autocast(device_, precision_.precision);
+    BatchSliceScope slice(step_slice(batch));
     step = objective_->step(inputs);
   }
   StepTotals local;
@@ -276,6 +278,18 @@ void Trainer::take_step(Inputs& inputs, const Batch& batch) {
   state_.images_seen += static_cast<std::size_t>(totals.images);
   state_.epoch_loss = loss_sum_ / static_cast<double>(state_.images_seen);
   correct_ += static_cast<std::size_t>(totals.correct);
+}
+
+// Seam: data-parallel. Dropout masks (BatchDropout) are keyed to the run's
+// seed, the step and each image's place in the global batch, so a rank with
+// half the batch applies the masks one process would to those images.
+BatchSlice Trainer::step_slice(const Batch& batch) const {
+  const auto run_seed = static_cast<std::uint64_t>(pipeline_.section("run").get_int("seed"));
+  BatchSlice slice;
+  slice.seed = mix_seed({run_seed, 0xd209u, static_cast<std::uint64_t>(state_.epoch), state_.batch});
+  slice.offset = batch.global_offset;
+  slice.global = batch.global_n > 0 ? batch.global_n : batch.n;
+  return slice;
 }
 
 // Seam: data-parallel gradient synchronisation, between backward() and the

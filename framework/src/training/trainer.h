@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cerebra/batch_dropout.h"
 #include "cerebra/callback.h"
 #include "cerebra/run.h"
 #include "cerebra/run_directory.h"
@@ -99,6 +100,7 @@ class Trainer : public TrainingSession {
   // The step's figures summed over the ranks (this process's alone when
   // single), after backward() and the gradients' synchronisation.
   StepTotals backward_and_reduce(const torch::Tensor& loss, StepTotals local, const Batch& batch);
+  BatchSlice step_slice(const Batch& batch) const;
   // The optimizer step (fp16: unscaled, skipped when gradients overflowed).
   void optimizer_step();
   // Whether the epoch stops here: Ctrl-C, agreed by every rank of a job.

@@ -4,6 +4,7 @@
 // class count. Softmax is applied at inference by the trainer, not here, so
 // the loss can work on logits.
 #include <cerebra/architecture.h>
+#include <cerebra/batch_dropout.h>
 #include <cerebra/plugin_abi.h>
 
 namespace {
@@ -20,7 +21,7 @@ class CnnModel : public cerebra::ClassifierModel {
     for (int block = 0; block < 3; ++block) side = (side - 2) / 2;
     TORCH_CHECK(side >= 1, "cnn: input size ", input_size, " is too small (at least 22)");
     fc1_ = register_module("fc1", nn::Linear(64 * side * side, 64));
-    dropout_ = register_module("dropout", nn::Dropout(dropout));
+    dropout_ = register_module("dropout", cerebra::BatchDropout(dropout));
     fc2_ = register_module("fc2", nn::Linear(64, num_classes));
 
     // Initialisation as in the Keras model the study describes: he_uniform on
@@ -90,7 +91,7 @@ class CnnModel : public cerebra::ClassifierModel {
 
   nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, conv3_{nullptr};
   nn::Linear fc1_{nullptr}, fc2_{nullptr};
-  nn::Dropout dropout_{nullptr};
+  cerebra::BatchDropout dropout_{nullptr};
 };
 
 class Cnn : public cerebra::Architecture {

@@ -11,6 +11,7 @@
 #include <string>
 
 #include <cerebra/architecture.h>
+#include <cerebra/batch_dropout.h>
 #include <cerebra/error.h>
 #include <cerebra/plugin_abi.h>
 
@@ -227,7 +228,7 @@ class InceptionV3Model : public cerebra::ClassifierModel {
     Mixed_7a = register_module("Mixed_7a", InceptionD(768));
     Mixed_7b = register_module("Mixed_7b", InceptionE(1280));
     Mixed_7c = register_module("Mixed_7c", InceptionE(2048));
-    this->dropout = register_module("dropout", nn::Dropout(dropout));
+    this->dropout = register_module("dropout", cerebra::BatchDropout(dropout));
     fc = register_module("fc", nn::Linear(2048, num_classes));
     initialise();
   }
@@ -327,7 +328,7 @@ class InceptionV3Model : public cerebra::ClassifierModel {
   InceptionAux AuxLogits{nullptr};
   InceptionD Mixed_7a{nullptr};
   InceptionE Mixed_7b{nullptr}, Mixed_7c{nullptr};
-  nn::Dropout dropout{nullptr};
+  cerebra::BatchDropout dropout{nullptr};
   nn::Linear fc{nullptr};
   InputTransform transform_;
   // Whether the weights expect torchvision's transformed input. A buffer, so

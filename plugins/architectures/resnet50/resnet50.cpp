@@ -4,6 +4,7 @@
 // (resnet50-0676ba61.pth / resnet50-11ad3fa6.pth, timm's resnet50) load by
 // name: conv1, bn1, layerN.M.{conv,bn}{1,2,3}, layerN.0.downsample.{0,1}, fc.
 #include <cerebra/architecture.h>
+#include <cerebra/batch_dropout.h>
 #include <cerebra/plugin_abi.h>
 
 namespace {
@@ -64,7 +65,7 @@ class ResNet50Model : public cerebra::ClassifierModel {
     avgpool = register_module("avgpool", nn::AdaptiveAvgPool2d(nn::AdaptiveAvgPool2dOptions(1)));
     // torchvision has no dropout here; with p = 0 it is the identity, and it
     // owns no parameters, so state-dict names are unaffected either way.
-    this->dropout = register_module("dropout", nn::Dropout(dropout));
+    this->dropout = register_module("dropout", cerebra::BatchDropout(dropout));
     fc = register_module("fc", nn::Linear(512 * BottleneckImpl::expansion, num_classes));
     initialise(zero_init_residual);
   }
@@ -126,7 +127,7 @@ class ResNet50Model : public cerebra::ClassifierModel {
   nn::MaxPool2d maxpool{nullptr};
   nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr}, layer4{nullptr};
   nn::AdaptiveAvgPool2d avgpool{nullptr};
-  nn::Dropout dropout{nullptr};
+  cerebra::BatchDropout dropout{nullptr};
   nn::Linear fc{nullptr};
 };
 

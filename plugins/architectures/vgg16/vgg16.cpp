@@ -2,6 +2,7 @@
 // it, with torchvision's module names so that its published ImageNet state
 // dict (vgg16-397923af.pth) loads by name: features.N.*, classifier.N.*.
 #include <cerebra/architecture.h>
+#include <cerebra/batch_dropout.h>
 #include <cerebra/plugin_abi.h>
 
 namespace {
@@ -35,8 +36,8 @@ class Vgg16Model : public cerebra::ClassifierModel {
     classifier_ = register_module(
         "classifier",
         nn::Sequential(nn::Linear(512 * 7 * 7, 4096), nn::ReLU(nn::ReLUOptions(true)),
-                       nn::Dropout(dropout), nn::Linear(4096, 4096),
-                       nn::ReLU(nn::ReLUOptions(true)), nn::Dropout(dropout),
+                       cerebra::BatchDropout(dropout), nn::Linear(4096, 4096),
+                       nn::ReLU(nn::ReLUOptions(true)), cerebra::BatchDropout(dropout),
                        nn::Linear(4096, num_classes)));
     initialise();
   }
