@@ -19,6 +19,7 @@
 #include <optional>
 #include <thread>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -305,6 +306,24 @@ TEST(DistributedInputs, BadLaunchSettingsAreNamed) {
   const CommandResult odd = run_command("env CEREBRA_DIST_TIMEOUT=10 " + run + " --nproc 3");
   EXPECT_NE(odd.exit_code, 0);
   EXPECT_NE(odd.output.find("must divide evenly among its 3 ranks"), std::string::npos) << odd.output;
+}
+
+// [run] threads = 0 divides this host's cores among its ranks (LOCAL_WORLD_SIZE,
+// which --nproc sets as torchrun does), so two ranks on two cores take one
+// thread each instead of fighting over four.
+TEST(DistributedInputs, RanksOnOneHostShareItsCores) {
+  TempDir dir;
+  write_text(dir.file("p.toml"), pipeline(1));
+  const std::string run =
+      cli() + " run " + dir.file("p.toml") + " --set run.output=" + dir.file("runs") + " --set run.threads=0";
+  const CommandResult two = run_command(environment() + run + " --nproc 2");
+  ASSERT_EQ(two.exit_code, 0) << two.output;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  EXPECT_NE(two.output.find(fmt::format("with {} thread(s)", std::max(1, cores / 2))), std::string::npos)
+      << two.output;
+  const CommandResult bad = run_command("env LOCAL_WORLD_SIZE=two " + run);
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.output.find("LOCAL_WORLD_SIZE=two is not a number of processes"), std::string::npos) << bad.output;
 }
 
 }  // namespace

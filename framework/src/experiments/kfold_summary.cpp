@@ -39,6 +39,9 @@ std::map<std::string, double> fold_figures(const RunDirectory& run) {
   if (test.is_object() && test.contains("loss") && test["loss"].is_number()) figures["test.loss"] = test["loss"].get<double>();
   if (summary.test_metrics.is_object()) {
     for (const auto& [name, report] : summary.test_metrics.items()) {
+      // A confusion matrix's headline value is the accuracy again: its counts
+      // are per fold, and the recalls below come from them.
+      if (report.is_object() && report.contains("matrix")) continue;
       if (report.is_object() && report.contains("value") && report["value"].is_number()) {
         figures["test." + name] = report["value"].get<double>();
       }

@@ -2,6 +2,7 @@
 // re-opening a run directory for them.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -61,11 +62,35 @@ torch::Device choose_device(const std::string& setting) {
   return device;
 }
 
+namespace {
+
+// Processes of a data-parallel job on this host (LOCAL_WORLD_SIZE, as --nproc
+// and torchrun set it); 1 outside a job.
+int ranks_on_this_host() {
+  const char* value = std::getenv("LOCAL_WORLD_SIZE");
+  if (!value || !*value) return 1;
+  char* end = nullptr;
+  const long ranks = std::strtol(value, &end, 10);
+  if (*end != '\0' || ranks < 1 || ranks > 65535) {
+    throw Error(fmt::format("LOCAL_WORLD_SIZE={} is not a number of processes (1 to 65535)", value));
+  }
+  return static_cast<int>(ranks);
+}
+
+int default_compute_threads() {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // The ranks of a job on this host share its cores: more threads than cores
+  // make every rank wait for the others' threads.
+  return std::max(1, cores / ranks_on_this_host());
+}
+
+}  // namespace
+
 void set_compute_threads(const Parameters& run) {
   const int threads = static_cast<int>(run.get_int("threads"));
   // Measured on the 2-core development machine: two intra-op threads train the
   // CNN and ResNet50 markedly faster than one (docs/performance.md).
-  torch::set_num_threads(threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  torch::set_num_threads(threads > 0 ? threads : default_compute_threads());
 }
 
 std::vector<Stage> make_stages(const std::vector<ComponentConfig>& configs, const Registry& registry,
