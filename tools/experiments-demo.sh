@@ -14,9 +14,9 @@ mkdir -p demo
 say() { echo "\$ $*"; }
 
 say cerebra kfold configs/quickstart.toml
-"$cerebra" kfold configs/quickstart.toml | grep -v "^epoch"
+"$cerebra" kfold configs/quickstart.toml 2>&1 | grep -v "^epoch"
 say cerebra sweep configs/sweeps/quickstart.toml
-"$cerebra" sweep configs/sweeps/quickstart.toml | grep "^sweep\|^rank\|^[0-9]\|^best"
+"$cerebra" sweep configs/sweeps/quickstart.toml 2>&1 | grep "^sweep\|^rank\|^[0-9]\|^best"
 say cerebra runs list
 "$cerebra" runs list
 
