@@ -258,6 +258,32 @@ TEST(DistributedFaults, AKilledRankStopsTheOtherWithItsNameAndTheRunResumes) {
   EXPECT_EQ(read_json(run / "summary.json")["epochs_completed"].get<int>(), static_cast<int>(done + 1));
 }
 
+// A rank that hangs (stopped, as by a debugger or a stuck driver: alive but
+// silent) stops the other within the timeout too, named as the one without
+// a heartbeat.
+TEST(DistributedFaults, AHungRankStopsTheOtherWithItsName) {
+  TempDir dir;
+  write_text(dir.file("p.toml"), pipeline(40, 320));
+  const std::string command = cli() + " run " + dir.file("p.toml") + " --set run.output=" + dir.file("runs");
+  const int port = free_port();
+  const pid_t rank0 = start_rank(command, 0, port, dir.file("rank0.log"));
+  const pid_t rank1 = start_rank(command, 1, port, dir.file("rank1.log"));
+  const fs::path run = wait_for_checkpoint(dir.file("runs"));
+  ASSERT_TRUE(!run.empty()) << read_text(dir.file("rank0.log"));
+  ::kill(rank1, SIGSTOP);
+  const auto hung = Clock::now();
+  const auto status = wait_until(rank0, hung + std::chrono::seconds(kTimeoutSeconds + 20));
+  if (!status) ::kill(rank0, SIGKILL);
+  ::kill(rank1, SIGKILL);
+  ::kill(rank1, SIGCONT);
+  ::waitpid(rank1, nullptr, 0);
+  const std::string log = read_text(dir.file("rank0.log"));
+  ASSERT_TRUE(status.has_value()) << "rank 0 still running " << kTimeoutSeconds + 20 << " s after rank 1 hung\n" << log;
+  EXPECT_NE(*status, 0) << log;
+  EXPECT_NE(log.find("rank 1 stopped (no heartbeat"), std::string::npos) << log;
+  EXPECT_LT(std::chrono::duration<double>(Clock::now() - hung).count(), kTimeoutSeconds + 10.0);
+}
+
 // A command in the background, its output in `log`.
 pid_t start_command(const std::string& command, const std::string& log) {
   const pid_t pid = ::fork();
