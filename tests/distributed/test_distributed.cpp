@@ -227,15 +227,29 @@ fs::path wait_for_checkpoint(const std::string& runs) {
   return {};
 }
 
-TEST(DistributedFaults, AKilledRankStopsTheOtherWithItsNameAndTheRunResumes) {
-  TempDir dir;
+// Two ranks of a 40-epoch run started by hand (torchrun's variables), their
+// logs in dir/rank0.log and rank1.log, and the run once rank 0 has
+// checkpointed an epoch (empty if it never did).
+struct TwoRanks {
+  pid_t rank0 = 0, rank1 = 0;
+  fs::path run;
+};
+
+TwoRanks start_two_ranks(const TempDir& dir) {
   write_text(dir.file("p.toml"), pipeline(40, 320));
   const std::string command = cli() + " run " + dir.file("p.toml") + " --set run.output=" + dir.file("runs");
   const int port = free_port();
-  const pid_t rank0 = start_rank(command, 0, port, dir.file("rank0.log"));
-  const pid_t rank1 = start_rank(command, 1, port, dir.file("rank1.log"));
+  TwoRanks ranks;
+  ranks.rank0 = start_rank(command, 0, port, dir.file("rank0.log"));
+  ranks.rank1 = start_rank(command, 1, port, dir.file("rank1.log"));
+  ranks.run = wait_for_checkpoint(dir.file("runs"));
+  return ranks;
+}
+
+TEST(DistributedFaults, AKilledRankStopsTheOtherWithItsNameAndTheRunResumes) {
+  TempDir dir;
   // Kill rank 1 once rank 0 has checkpointed an epoch: the run is resumable.
-  const fs::path run = wait_for_checkpoint(dir.file("runs"));
+  const auto [rank0, rank1, run] = start_two_ranks(dir);
   ASSERT_TRUE(!run.empty() && fs::exists(run / "checkpoints" / "last.pt")) << read_text(dir.file("rank0.log"));
   // The shell execs the command, so its pid is the worker's.
   ::kill(rank1, SIGKILL);
@@ -263,12 +277,7 @@ TEST(DistributedFaults, AKilledRankStopsTheOtherWithItsNameAndTheRunResumes) {
 // a heartbeat.
 TEST(DistributedFaults, AHungRankStopsTheOtherWithItsName) {
   TempDir dir;
-  write_text(dir.file("p.toml"), pipeline(40, 320));
-  const std::string command = cli() + " run " + dir.file("p.toml") + " --set run.output=" + dir.file("runs");
-  const int port = free_port();
-  const pid_t rank0 = start_rank(command, 0, port, dir.file("rank0.log"));
-  const pid_t rank1 = start_rank(command, 1, port, dir.file("rank1.log"));
-  const fs::path run = wait_for_checkpoint(dir.file("runs"));
+  const auto [rank0, rank1, run] = start_two_ranks(dir);
   ASSERT_TRUE(!run.empty()) << read_text(dir.file("rank0.log"));
   ::kill(rank1, SIGSTOP);
   const auto hung = Clock::now();
