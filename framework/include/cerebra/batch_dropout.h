@@ -32,10 +32,11 @@ class BatchSliceScope {
   BatchSliceScope(const BatchSliceScope&) = delete;
   BatchSliceScope& operator=(const BatchSliceScope&) = delete;
 
-  struct State;  // the slice and its draw count (batch_dropout.cpp)
+  BatchSlice slice;
+  std::uint64_t draws = 0;  // BatchDropout calls so far in this scope
 
  private:
-  State* previous_;
+  BatchSliceScope* previous_;
 };
 
 // The keep-mask (0 or 1, float) of rows [offset, offset + rows) of the

@@ -11,25 +11,16 @@
 
 namespace cerebra {
 
-struct BatchSliceScope::State {
-  BatchSlice slice;
-  std::uint64_t calls = 0;
-};
-
 namespace {
 
-thread_local BatchSliceScope::State* current = nullptr;
+thread_local BatchSliceScope* current = nullptr;
 
 }  // namespace
 
-BatchSliceScope::BatchSliceScope(const BatchSlice& slice) : previous_(current) {
-  current = new State{slice, 0};
-}
+// The scope lives on the trainer's stack for one step; no allocation per step.
+BatchSliceScope::BatchSliceScope(const BatchSlice& slice) : slice(slice), previous_(current) { current = this; }
 
-BatchSliceScope::~BatchSliceScope() {
-  delete current;
-  current = previous_;
-}
+BatchSliceScope::~BatchSliceScope() { current = previous_; }
 
 torch::Tensor batch_keep_mask(torch::IntArrayRef sizes, double keep) {
   if (!current) throw Error("batch_keep_mask: called outside a BatchSliceScope");
@@ -45,7 +36,7 @@ torch::Tensor batch_keep_mask(torch::IntArrayRef sizes, double keep) {
   shape[0] = slice.global;
   // The whole global batch's mask, always on the CPU with one generator, so
   // every rank and every device draws the same values.
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(detail::mix_seed({slice.seed, current->calls++}));
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(detail::mix_seed({slice.seed, current->draws++}));
   const torch::Tensor mask = torch::empty(shape, torch::kFloat).bernoulli_(keep, generator);
   return mask.narrow(0, slice.offset, rows);
 }
@@ -54,8 +45,9 @@ torch::Tensor BatchDropoutImpl::forward(torch::Tensor input) {
   const double p = options.p();
   if (!is_training() || p == 0.0 || !current) return torch::nn::DropoutImpl::forward(input);
   if (p == 1.0) return input * 0;
-  const torch::Tensor mask = batch_keep_mask(input.sizes(), 1.0 - p).to(input.device(), input.scalar_type());
-  return input * mask * (1.0 / (1.0 - p));
+  // The kept units' scale folded into the mask: one multiplication of the input.
+  const torch::Tensor mask = batch_keep_mask(input.sizes(), 1.0 - p).mul_(1.0 / (1.0 - p));
+  return input * mask.to(input.device(), input.scalar_type());
 }
 
 }  // namespace cerebra

@@ -206,7 +206,7 @@ void Trainer::set_up() {
   precision_ = choose_precision(pipeline_.section("run").get_string("precision"), compute_facts(device_));
   if (precision_.precision == Precision::fp16) scaler_ = std::make_unique<LossScaler>(device_, LossScaler::Options{});
   allocator_ = configure_allocator(pipeline_.section("run").get_string("allocator"));
-  torch::manual_seed(static_cast<std::uint64_t>(pipeline_.section("run").get_int("seed")));
+  torch::manual_seed(run_seed_);
   assembly_ = assemble(pipeline_, registry_, directory_);
   built_ = build_model(pipeline_, assembly_, directory_, device_, log_);
   create_components();
@@ -284,9 +284,8 @@ void Trainer::take_step(Inputs& inputs, const Batch& batch) {
 // seed, the step and each image's place in the global batch, so a rank with
 // half the batch applies the masks one process would to those images.
 BatchSlice Trainer::step_slice(const Batch& batch) const {
-  const auto run_seed = static_cast<std::uint64_t>(pipeline_.section("run").get_int("seed"));
   BatchSlice slice;
-  slice.seed = mix_seed({run_seed, 0xd209u, static_cast<std::uint64_t>(state_.epoch), state_.batch});
+  slice.seed = mix_seed({run_seed_, 0xd209u, static_cast<std::uint64_t>(state_.epoch), state_.batch});
   slice.offset = batch.global_offset;
   slice.global = batch.global_n > 0 ? batch.global_n : batch.n;
   return slice;
@@ -331,7 +330,7 @@ bool Trainer::train_epoch(Loaders& loaders) {
   built_.model->train();
   for (auto& module : built_.frozen_modules) module->eval();
   for (auto& loader : loaders.train) loader->start_epoch(state_.epoch);
-  if (parallel_) parallel_->seed_epoch(static_cast<std::uint64_t>(pipeline_.section("run").get_int("seed")), state_.epoch);
+  if (parallel_) parallel_->seed_epoch(run_seed_, state_.epoch);
 
   std::vector<Batch> views(loaders.train.size());
   while (loaders.train[0]->next(views[0])) {

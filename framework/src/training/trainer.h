@@ -149,6 +149,8 @@ class Trainer : public TrainingSession {
   void add_probe(Loaders& loaders, nlohmann::json& figures);
   std::string monitored_figure() const;
   RunState state_;
+  // [run] seed, read once: each step's dropout seed and each epoch's reseed derive from it.
+  std::uint64_t run_seed_ = static_cast<std::uint64_t>(pipeline_.section("run").get_int("seed"));
   RunResult result_;
   bool stop_requested_ = false;
 };
