@@ -40,6 +40,10 @@ struct EvaluationReport {
 // The headline number of a metric report ("value"), or NaN.
 double headline(const nlohmann::json& report);
 
+// A confusion matrix's report ("matrix"): its headline repeats the accuracy,
+// so progress lines and summaries leave it out.
+bool is_matrix(const nlohmann::json& report);
+
 // Counts of labelled, predicted images: counts[true class][predicted class].
 std::vector<std::vector<std::size_t>> confusion_counts(const std::vector<Prediction>& predictions,
                                                       std::size_t classes);

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "cerebra/error.h"
+#include "cerebra/evaluate.h"
 #include "cerebra/experiments.h"
 #include "cerebra/files.h"
 #include "cerebra/run_directory.h"
@@ -41,7 +42,7 @@ std::map<std::string, double> fold_figures(const RunDirectory& run) {
     for (const auto& [name, report] : summary.test_metrics.items()) {
       // A confusion matrix's headline value is the accuracy again: its counts
       // are per fold, and the recalls below come from them.
-      if (report.is_object() && report.contains("matrix")) continue;
+      if (is_matrix(report)) continue;
       if (report.is_object() && report.contains("value") && report["value"].is_number()) {
         figures["test." + name] = report["value"].get<double>();
       }

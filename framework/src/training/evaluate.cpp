@@ -34,6 +34,8 @@ double headline(const json& report) {
   return std::numeric_limits<double>::quiet_NaN();
 }
 
+bool is_matrix(const json& report) { return report.is_object() && report.contains("matrix"); }
+
 std::vector<std::vector<std::size_t>> confusion_counts(const std::vector<Prediction>& predictions, std::size_t classes) {
   std::vector<std::vector<std::size_t>> counts(classes, std::vector<std::size_t>(classes, 0));
   for (const auto& p : predictions) {

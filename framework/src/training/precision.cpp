@@ -112,9 +112,14 @@ PrecisionChoice choose_precision(const std::string& setting, const ComputeFacts&
   if (setting != "auto") {
     throw Error("[run] precision = \"" + setting + "\": expected auto, fp32, bf16 or fp16");
   }
+  // Measured on AVX512-BF16 (docs/results.md, "bf16 against fp32"): bf16
+  // trains faster but less accurately (br35h_cnn -1.27 points over five
+  // seeds, br35h_resnet50_scratch128 -2.7), so "fastest at equal accuracy"
+  // is fp32 on a CPU; bf16 stays one setting away.
   if (facts.cpu_bf16.empty()) return {Precision::fp32, "auto: fp32 (this processor has no native bf16 arithmetic)"};
-  return {Precision::bf16, "auto: bf16 autocast (the processor has " + facts.cpu_bf16 +
-                               "; 1.7-5.5x fp32's training speed, docs/performance.md; accuracy against fp32 in docs/results.md)"};
+  return {Precision::fp32, "auto: fp32 (the processor has " + facts.cpu_bf16 +
+                               ", but bf16 autocast cost accuracy in docs/results.md; precision = \"bf16\" trains "
+                               "1.7-5.5x faster)"};
 }
 
 Precision evaluation_precision(const std::string& setting, const torch::Device& device) {

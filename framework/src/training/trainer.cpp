@@ -380,7 +380,9 @@ json Trainer::epoch_figures(const EvaluationReport* val, double train_seconds, d
   if (val) {
     line["train_accuracy"] = seen > 0 ? static_cast<double>(correct_) / seen : 0.0;
     line["val_loss"] = val->loss;
-    for (auto& [name, report] : val->metrics.items()) line["val_" + name] = headline(report);
+    for (auto& [name, report] : val->metrics.items()) {
+      if (!is_matrix(report)) line["val_" + name] = headline(report);
+    }
   }
   line["learning_rate"] = base_rates_.back() * rate_factor_;
   line["images_per_second"] = seen / std::max(train_seconds, 1e-9);
@@ -569,7 +571,9 @@ json Trainer::finish(Loaders& loaders, bool evaluate_best) {
       directory_.write_test_predictions(test.predictions, assembly_.class_names);
       summary["test"] = {{"loss", test.loss}, {"images", test.images}, {"metrics", test.metrics}};
       log_ << fmt::format("test ({} images, best epoch {}):", test.images, state_.best_epoch);
-      for (auto& [name, report] : test.metrics.items()) log_ << fmt::format(" {} {:.4f}", name, headline(report));
+      for (auto& [name, report] : test.metrics.items()) {
+        if (!is_matrix(report)) log_ << fmt::format(" {} {:.4f}", name, headline(report));
+      }
       log_ << "\n";
     }
   }
