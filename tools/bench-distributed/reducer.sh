@@ -5,10 +5,7 @@
 # Refuses to run while a compiler is busy on this machine: timings would be noise.
 set -euo pipefail
 build="${1:-build}"
-if pgrep -f 'ninja|cc1plus' >/dev/null; then
-  echo "a build is running (ninja/cc1plus); run the benchmark on a quiet machine" >&2
-  exit 1
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/quiet-machine.sh"
 port=$((29600 + RANDOM % 300))
 # The Reducer warns once per rank that the gradients of 1x1 convolutions in
 # channels-last do not match its bucket views' strides (it copies them).

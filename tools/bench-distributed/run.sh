@@ -11,10 +11,7 @@ set -euo pipefail
 build="${1:-build}"
 seeds="${SEEDS:-42 1 2 3 4 5 6 7 8 9}"
 extra="${EXTRA:-}"
-if pgrep -f 'ninja|cc1plus' >/dev/null; then
-  echo "a build is running (ninja/cc1plus); run the benchmark on a quiet machine" >&2
-  exit 1
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/quiet-machine.sh"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 run() {  # run SETUP SEED ARGS...: one run, its directory recorded under SETUP

@@ -9,10 +9,7 @@ build="${1:-build}"
 data="${2:-${CEREBRA_DATA:-../shared/datasets}}"
 rounds="${ROUNDS:-3}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-if pgrep -f 'ninja|cc1plus' >/dev/null; then
-  echo "a build is running (ninja/cc1plus); run the benchmark on a quiet machine" >&2
-  exit 1
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/quiet-machine.sh"
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
 # This machine's speed drifts by tens of percent from minute to minute, so the

@@ -10,10 +10,7 @@ before="$(cd "$1" && pwd)"
 after="$(cd "$2" && pwd)"
 data="$(cd "${3:-${CEREBRA_DATA:-../shared/datasets}}" && pwd)"
 rounds="${4:-3}"
-if pgrep -f 'ninja|cc1plus' >/dev/null; then
-  echo "a build is running (ninja/cc1plus); run the benchmark on a quiet machine" >&2
-  exit 1
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/quiet-machine.sh"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 out="$work/figures.txt"

@@ -8,10 +8,7 @@
 set -euo pipefail
 build="${1:-build}"
 rounds="${2:-2}"
-if pgrep -f 'ninja|cc1plus' >/dev/null; then
-  echo "a build is running (ninja/cc1plus); run the benchmark on a quiet machine" >&2
-  exit 1
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/quiet-machine.sh"
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) cores; native bf16: $(grep -o -m1 -w -E 'amx_bf16|avx512_bf16' /proc/cpuinfo || echo none)"
