@@ -33,10 +33,13 @@ def main(path):
     goals = {"cnn": 1.2, "resnet50": 1.2}
     for model in ("cnn", "resnet50"):
         c_fp32 = median(select(cerebra, model=model, precision="fp32"), "steps_images_per_s")
-        c_best = median(select(cerebra, model=model, precision="auto"), "steps_images_per_s")
+        # Cerebra at its fastest (bf16 autocast, channels-last) against PyTorch at its
+        # best (the same): compute speed at equal arithmetic. Cerebra's default on a
+        # CPU is fp32 (bf16 cost accuracy, docs/results.md); its figure is printed too.
+        c_best = median(select(cerebra, model=model, precision="bf16"), "steps_images_per_s")
         p_beg = median(select(python, model=model, mode="beginner"), "steps_images_per_s")
         p_best = median(select(python, model=model, mode="best"), "steps_images_per_s")
-        print(f"  {model}: cerebra fp32 {c_fp32:.1f}, cerebra default (auto precision, channels-last) {c_best:.1f}; "
+        print(f"  {model}: cerebra fp32 {c_fp32:.1f}, cerebra bf16 channels-last {c_best:.1f}; "
               f"python beginner {p_beg:.1f}, python at its best {p_best:.1f}")
         print(f"    ratio vs beginner {c_best / p_beg:.2f}x, vs best {c_best / p_best:.2f}x "
               f"(goal {goals[model]}x vs best)")
@@ -48,7 +51,7 @@ def main(path):
         c32 = select(e2e_c, precision="fp32")
         pb, pp = best(select(e2e_p, mode="beginner")), best(select(e2e_p, mode="best"))
         print("end to end, Br35H CNN, 5 epochs, train images/s (test accuracy):")
-        print(f"  cerebra default ({c['precision']}) {float(c['train_images_per_s']):.0f} ({c['test_accuracy']})"
+        print(f"  cerebra {c['precision']} {float(c['train_images_per_s']):.0f} ({c['test_accuracy']})"
               + (f"; cerebra fp32 {float(c32[0]['train_images_per_s']):.0f} ({c32[0]['test_accuracy']})" if c32 else ""))
         print(f"  python beginner best setting (threads {pb['threads']}, workers {pb['workers']}) "
               f"{float(pb['train_images_per_s']):.0f} ({pb['test_accuracy']})")
