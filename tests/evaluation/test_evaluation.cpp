@@ -139,6 +139,29 @@ TEST_F(Evaluation, SplitsGiveTheFiguresOfTheSummary) {
   }
 }
 
+// A confusion matrix's headline value is the accuracy again: the summary
+// keeps its counts, while epoch figures and the test line leave it out.
+TEST_F(Evaluation, AConfusionMatrixIsKeptWholeNotRepeatedAsAHeadline) {
+  auto result = run_command(cli() + " run " + dir_->file("tiny.toml") + " --set run.output=" + dir_->file("matrix") +
+                            " --set 'evaluation.metrics=[\"accuracy\",\"confusion_matrix\"]' 2>&1");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const fs::path run = first_run(dir_->file("matrix"));
+  json summary = read_json(run / "summary.json");
+  ASSERT_TRUE(summary["test"]["metrics"]["confusion_matrix"].contains("matrix")) << summary.dump();
+  const auto epochs = lines_of(read_text(run / "metrics.jsonl"));
+  ASSERT_FALSE(epochs.empty());
+  for (const auto& line : epochs) {
+    const json figures = json::parse(line);
+    EXPECT_TRUE(figures.contains("val_accuracy")) << line;
+    EXPECT_FALSE(figures.contains("val_confusion_matrix")) << line;
+  }
+  const auto test_line = result.output.find("test (");
+  ASSERT_NE(test_line, std::string::npos) << result.output;
+  const std::string line = result.output.substr(test_line, result.output.find('\n', test_line) - test_line);
+  EXPECT_NE(line.find("accuracy"), std::string::npos) << line;
+  EXPECT_EQ(line.find("confusion_matrix"), std::string::npos) << line;
+}
+
 TEST_F(Evaluation, AFolderLaidOutLikeTheTrainingData) {
   const fs::path run = *run_a_;
   const fs::path data = dir_->path() / "holdout";
