@@ -160,6 +160,11 @@ TEST_F(Evaluation, AConfusionMatrixIsKeptWholeNotRepeatedAsAHeadline) {
   const std::string line = result.output.substr(test_line, result.output.find('\n', test_line) - test_line);
   EXPECT_NE(line.find("accuracy"), std::string::npos) << line;
   EXPECT_EQ(line.find("confusion_matrix"), std::string::npos) << line;
+  // `eval` prints the counts as their own table, not as a row of the metrics table.
+  auto eval = run_command(cli() + " eval " + run.string() + " 2>&1");
+  ASSERT_EQ(eval.exit_code, 0) << eval.output;
+  EXPECT_NE(eval.output.find("true \\ predicted"), std::string::npos) << eval.output;
+  EXPECT_EQ(eval.output.find("\nconfusion_matrix"), std::string::npos) << eval.output;
 }
 
 TEST_F(Evaluation, AFolderLaidOutLikeTheTrainingData) {

@@ -36,6 +36,7 @@ std::string metrics_table(const EvaluationReport& report, const TrainedRun& run)
   for (const auto& name : run.pipeline().section("evaluation").get_strings("metrics")) {
     if (!report.metrics.contains(name)) continue;
     const json& metric = report.metrics[name];
+    if (is_matrix(metric)) continue;  // the counts follow as their own table
     std::string average =
         metric.contains("average") && metric["average"].is_string() ? metric["average"].get<std::string>() : "";
     // A metric about one class (worst_class_recall) names it.
