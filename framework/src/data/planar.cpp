@@ -16,11 +16,6 @@ namespace cerebra::detail {
 
 namespace {
 
-// Writes one image into its slot of a batch: NCHW float, RGB order, each
-// value v of OpenCV channel c (B, G, R) written as v * a[c] + b[c]. One pass
-// over the pixels, no temporaries. A gray source with three coefficients
-// stands for its gray values replicated into B, G and R. Gray made of colour
-// (channels == 1) is the weighted sum of the mapped values times gray_scale.
 #if CV_SIMD128
 // 16 pixels' values of one channel, mapped and stored as floats: multiply,
 // then add, as the scalar loop does (no fused multiply-add), so the values
@@ -54,6 +49,11 @@ int write_row_u8_simd(const std::uint8_t* row, int width, bool gray, const float
 }
 #endif
 
+// Writes one image into its slot of a batch: NCHW float, RGB order, each
+// value v of OpenCV channel c (B, G, R) written as v * a[c] + b[c]. One pass
+// over the pixels, no temporaries. A gray source with three coefficients
+// stands for its gray values replicated into B, G and R. Gray made of colour
+// (channels == 1) is the weighted sum of the mapped values times gray_scale.
 template <typename Pixel>
 void write_planar_rows(const cv::Mat& source, int channels, const float (&a)[3], const float (&b)[3],
                        float gray_scale, bool gray_as_colour, float* out) {
