@@ -88,6 +88,15 @@ std::vector<SectionSpec> make_sections() {
                   "Datasets (\"NAME\" or \"NAME:ROOT\") whose images, and near copies of them, are removed "
                   "from this dataset before it is split: for a model tested on another dataset");
   }
+  {
+    Schema& s = settings("extra_training",
+                         "Images of another dataset added to the training split only, with coarse labels");
+    s.add_string("dataset", "", "A registered dataset (cerebra list datasets); empty for none");
+    s.add_string("root", "", "Its root folder (as [dataset] root); empty for the dataset's default");
+    s.add_strings("labels", {},
+                  "Each of its classes that joins, and what it may be here: \"yes = glioma | meningioma\" "
+                  "(the loss counts any of them as right); its classes not named are left out");
+  }
   component("preprocess", kinds::transform, true, false,
             "Deterministic stages, applied once per image and cached");
   component("augment", kinds::transform, true, false,

@@ -48,6 +48,42 @@ TEST(Losses, CrossEntropyIsTorchsWithSmoothingAndBalancedWeights) {
   EXPECT_TRUE(torch::allclose(balanced->compute(kLogits, kLabels), expected));
 }
 
+TEST(Losses, ACoarseLabelScoresTheSummedProbabilityOfTheClassesItAccepts) {
+  // Labels 0-2 are classes; 3 is "a or b" ([extra_training]).
+  const LossContext context{{"a", "b", "c"}, {2, 1, 1}, torch::kCPU, {{0, 1}}};
+  const torch::Tensor labels = torch::tensor({0, 3, 2, 3}, torch::kLong);
+  auto plain = make<Loss>(kinds::loss, "cross_entropy");
+  plain->prepare(context);
+  const auto p = torch::softmax(kLogits, 1);
+  const auto per_image = -torch::stack({p[0][0].log(), (p[1][0] + p[1][1]).log(), p[2][2].log(),
+                                        (p[3][0] + p[3][1]).log()});
+  EXPECT_TRUE(torch::allclose(plain->compute(kLogits, labels), per_image.mean()));
+  // Class labels alone: still torch's cross-entropy.
+  EXPECT_TRUE(torch::allclose(plain->compute(kLogits, kLabels), torch::nn::functional::cross_entropy(kLogits, kLabels)));
+
+  // Balanced weights: a coarse label weighs the mean of its classes' weights (n / (k * count): 4/6, 4/3, 4/3).
+  auto balanced = make<Loss>(kinds::loss, "cross_entropy", {{"class_weights", std::string("balanced")}});
+  balanced->prepare(context);
+  const auto w = torch::tensor({4.0f / 6, (4.0f / 6 + 4.0f / 3) / 2, 4.0f / 3, (4.0f / 6 + 4.0f / 3) / 2});
+  EXPECT_TRUE(torch::allclose(balanced->compute(kLogits, labels), (per_image * w).sum() / w.sum()));
+
+  // Its gradient moves probability into the accepted classes, whichever of them.
+  auto logits = torch::zeros({1, 3}, torch::requires_grad());
+  plain->compute(logits, torch::tensor({3}, torch::kLong)).backward();
+  const auto g = logits.grad();
+  EXPECT_LT(g[0][0].item<float>(), 0);
+  EXPECT_FLOAT_EQ(g[0][0].item<float>(), g[0][1].item<float>());
+  EXPECT_GT(g[0][2].item<float>(), 0);
+
+  auto focal = make<Loss>(kinds::loss, "focal");
+  try {
+    focal->prepare(context);
+    FAIL() << "focal took coarse labels";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("does not take coarse labels"), std::string::npos) << error.what();
+  }
+}
+
 TEST(Losses, FocalWithoutFocusingIsCrossEntropyAndFocusingDownWeightsEasyImages) {
   auto flat = make<Loss>(kinds::loss, "focal", {{"gamma", 0.0}});
   flat->prepare({{"a", "b", "c"}, {1, 1, 1}, torch::kCPU});

@@ -70,7 +70,13 @@ AuditSource read_pipeline(const Registry& registry, const std::string& file, con
   AuditSource source{fs::path(file).stem().string(), made.dataset, made.dataset->class_names(), {}, {}};
   for (const auto& [samples, name] : {std::pair{&made.split.train, "train"}, {&made.split.val, "val"},
                                       {&made.split.test, "test"}}) {
-    for (const auto& sample : *samples) {
+    for (Sample sample : *samples) {
+      // [extra_training]'s coarse labels are no class of this dataset: the
+      // audit lists those images as outside its classes, by where they come from.
+      if (sample.label >= static_cast<int>(source.class_names.size())) {
+        sample.label = -1;
+        sample.subset = "[extra_training] " + made.split.extra_dataset;
+      }
       source.samples.push_back(sample);
       source.split_of[sample.id] = name;
     }

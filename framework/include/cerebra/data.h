@@ -26,6 +26,14 @@ struct SplitResult {
   // Samples removed before splitting because another dataset holds them
   // ([split] exclude_overlap_with); the split functions leave it 0.
   std::size_t excluded_overlap = 0;
+  // [extra_training]: images of another dataset added to train only, with
+  // coarse labels. A label k + j (k = the class count) means "one of the
+  // classes label_sets[j]"; a coarse label naming one class is that class.
+  // Such samples carry Sample::subset "extra" (the loading dataset tells
+  // them apart by it); excluded_extra counts those left out as copies.
+  std::vector<std::vector<int>> label_sets;
+  std::size_t extra_training = 0, excluded_extra = 0;
+  std::string extra_dataset;
   // [split] hold_out: "none", or "source" (each class's test and val come
   // from source clusters its training images do not contain; docs/data.md).
   std::string hold_out = "none";

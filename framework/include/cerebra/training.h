@@ -18,9 +18,19 @@ namespace cerebra {
 // What a loss learns about the data before training starts.
 struct LossContext {
   std::vector<std::string> class_names;
-  std::vector<std::int64_t> class_counts;  // training images per class
+  std::vector<std::int64_t> class_counts;  // training images per class (coarse labels not counted)
   torch::Device device = torch::kCPU;
+  // Coarse labels ([extra_training]): a label k + j (k classes) means "one of
+  // the classes label_sets[j]". Empty when every label is a class.
+  std::vector<std::vector<int>> label_sets;
 };
+
+// Which classes each label accepts: [k + sets, k] floats, rows 0..k-1 the
+// identity, row k + j ones at label_sets[j]'s classes. A prediction is right
+// when its class is accepted; a coarse label's likelihood is the summed
+// probability of its classes.
+torch::Tensor label_acceptance(std::size_t classes, const std::vector<std::vector<int>>& label_sets,
+                               torch::Device device = torch::kCPU);
 
 class Loss : public Component {
  public:

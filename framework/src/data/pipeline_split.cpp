@@ -7,6 +7,7 @@
 #include "cerebra/audit.h"
 #include "cerebra/data.h"
 #include "cerebra/pipeline.h"
+#include "extra_training.h"
 #include "pool_dataset.h"
 
 namespace cerebra {
@@ -41,6 +42,9 @@ std::size_t remove_overlap(const Pipeline& pipeline, const Registry& registry, c
 // The pool fixes its own split: its sources split as this pipeline's [split]
 // and seed split them (so their test images stay out of it).
 PipelineSplit split_pool(const Pipeline& pipeline, const Registry& registry) {
+  if (!pipeline.section("extra_training").get_string("dataset").empty()) {
+    throw Error("[extra_training] does not apply to the pool (a pretraining set): name the pool's sources instead");
+  }
   Parameters parameters = Parameters::defaults(registry.find(kinds::dataset, "pool").schema);
   for (const auto& [key, value] : pipeline.dataset.parameters.values()) parameters.set(key, value);
   PoolSplitting splitting{pipeline.section("split"), split_seed(pipeline),
@@ -77,6 +81,7 @@ PipelineSplit split_pipeline(const Pipeline& pipeline, const Registry& registry)
   PipelineSplit result{dataset, split_samples(*dataset, samples, pipeline.section("split"), split_seed(pipeline),
                                               cache_dir)};
   result.split.excluded_overlap = excluded;
+  result.dataset = add_extra_training(pipeline, registry, std::move(result.dataset), samples, result.split);
   return result;
 }
 

@@ -110,7 +110,11 @@ void Trainer::create_components() {
   if (!parallel_ || parallel_->writer()) callbacks_ = make_callbacks(pipeline_, registry_);
   auto optimizer = create(pipeline_.optimizer, static_cast<Optimizer*>(nullptr));
 
-  loss_->prepare({assembly_.class_names, class_counts(assembly_.split.train, assembly_.class_names.size()), device_});
+  if (!assembly_.split.label_sets.empty()) {
+    acceptance_ = label_acceptance(assembly_.class_names.size(), assembly_.split.label_sets, device_);
+  }
+  loss_->prepare({assembly_.class_names, class_counts(assembly_.split.train, assembly_.class_names.size()), device_,
+                  assembly_.split.label_sets});
   objective_->prepare(*built_.model, objective_context());
   std::vector<ParameterGroup> groups = parameter_groups(*built_.model, assembly_.info, *objective_);
   optimizer_ = optimizer->build(groups);
@@ -182,6 +186,11 @@ void Trainer::make_loaders(Loaders& loaders) {
                         "copies of them\n",
                         split.excluded_overlap);
   }
+  if (split.extra_training > 0) {
+    log_ << fmt::format("data: {} training image(s) from [extra_training] {} ({} coarse label(s)); {} left out as "
+                        "copies or near copies of this dataset's images\n",
+                        split.extra_training, split.extra_dataset, split.label_sets.size(), split.excluded_extra);
+  }
 }
 
 // A self-supervised run has no validation metrics, only the training loss
@@ -251,6 +260,13 @@ void Trainer::apply_schedule(std::size_t batch, std::size_t batches) {
   for (std::size_t i = 0; i < groups.size(); ++i) groups[i].options().set_lr(base_rates_[i] * rate_factor_);
 }
 
+// A coarse label ([extra_training]) is right when it accepts the predicted class.
+double Trainer::correct_predictions(const torch::Tensor& logits, const torch::Tensor& labels) const {
+  const torch::Tensor predicted = logits.argmax(1);
+  if (!acceptance_.defined()) return static_cast<double>(predicted.eq(labels).sum().item<std::int64_t>());
+  return acceptance_.index({labels, predicted}).sum().item<double>();
+}
+
 // Seam: precision. The objective's forward pass runs under autocast
 // ([run] precision); backward, the optimizer and the loss stay float32.
 void Trainer::take_step(Inputs& inputs, const Batch& batch) {
@@ -265,7 +281,7 @@ void Trainer::take_step(Inputs& inputs, const Batch& batch) {
   local.images = static_cast<double>(batch.n);
   local.loss_sum = step.loss.item<double>() * local.images;
   if (step.logits.defined() && objective_->needs().labels) {
-    local.correct = static_cast<double>(step.logits.argmax(1).eq(inputs.labels()).sum().item<std::int64_t>());
+    local.correct = correct_predictions(step.logits, inputs.labels());
   }
   local.stop = parallel_ && interrupted.load();
   const StepTotals totals = backward_and_reduce(step.loss, local, batch);
@@ -537,6 +553,11 @@ json Trainer::finish(Loaders& loaders, bool evaluate_best) {
                       {"group_by", split.group_by},     {"duplicate_groups", split.duplicate_groups},
                       {"duplicate_files", split.duplicate_files}, {"excluded_overlap", split.excluded_overlap},
                       {"hold_out", split.hold_out}, {"seed", split_seed(pipeline_)}};
+  if (split.extra_training > 0) {
+    summary["split"]["extra_training"] = {{"dataset", split.extra_dataset},
+                                          {"images", split.extra_training},
+                                          {"excluded", split.excluded_extra}};
+  }
   if (split.hold_out == "source") {
     summary["split"]["source_clusters"] = split.source_clusters;
     json sources = json::object();  // split -> class -> cluster -> files

@@ -101,6 +101,7 @@ class Trainer : public TrainingSession {
   // single), after backward() and the gradients' synchronisation.
   StepTotals backward_and_reduce(const torch::Tensor& loss, StepTotals local, const Batch& batch);
   BatchSlice step_slice(const Batch& batch) const;
+  double correct_predictions(const torch::Tensor& logits, const torch::Tensor& labels) const;
   // The optimizer step (fp16: unscaled, skipped when gradients overflowed).
   void optimizer_step();
   // Whether the epoch stops here: Ctrl-C, agreed by every rank of a job.
@@ -142,6 +143,7 @@ class Trainer : public TrainingSession {
   PrecisionChoice precision_;            // [run] precision as chosen for this device
   std::unique_ptr<LossScaler> scaler_;   // float16 only
   std::vector<torch::Tensor> trained_;   // the optimizer's parameters: unscaled (fp16), synchronised (data-parallel)
+  torch::Tensor acceptance_;             // label_acceptance() when the split has coarse labels
   double loss_sum_ = 0;          // of the epoch in progress
   std::size_t correct_ = 0;      // of the epoch in progress
   bool cache_features_ = false;

@@ -1,5 +1,6 @@
 // Loss components: cross-entropy (label smoothing, class weights) and focal loss.
 #include <cmath>
+#include <limits>
 
 #include "cerebra/plugin_abi.h"
 #include "cerebra/training.h"
@@ -34,18 +35,36 @@ class CrossEntropy : public cerebra::Loss {
 
   void prepare(const cerebra::LossContext& context) override {
     if (balanced_) weights_ = balanced_weights(context);
+    if (!context.label_sets.empty()) {
+      accepted_ = cerebra::label_acceptance(context.class_names.size(), context.label_sets, context.device);
+    }
   }
 
   torch::Tensor compute(const torch::Tensor& logits, const torch::Tensor& labels) const override {
+    if (accepted_.defined()) return coarse(logits, labels);
     auto options = F::CrossEntropyFuncOptions().label_smoothing(smoothing_);
     if (weights_.defined()) options.weight(weights_);
     return F::cross_entropy(logits, labels, options);
   }
 
  private:
+  // With coarse labels: -log of the summed probability of the classes a label
+  // accepts (for a class label, plain cross-entropy). A coarse label weighs
+  // the mean weight of its classes; smoothing mixes in the mean of -log p.
+  torch::Tensor coarse(const torch::Tensor& logits, const torch::Tensor& labels) const {
+    const auto log_p = torch::log_softmax(logits, 1);
+    const auto accepted = accepted_.index_select(0, labels);
+    const auto masked = log_p.masked_fill(accepted.eq(0), -std::numeric_limits<float>::infinity());
+    auto loss = -torch::logsumexp(masked, 1);
+    if (smoothing_ > 0) loss = (1 - smoothing_) * loss - smoothing_ * log_p.mean(1);
+    if (!weights_.defined()) return loss.mean();
+    const auto weight = (accepted * weights_).sum(1) / accepted.sum(1);
+    return (loss * weight).sum() / weight.sum();
+  }
+
   double smoothing_;
   bool balanced_;
-  torch::Tensor weights_;
+  torch::Tensor weights_, accepted_;
 };
 
 // Lin et al., "Focal Loss for Dense Object Detection": -alpha_t (1 - p_t)^gamma log p_t,
@@ -57,6 +76,9 @@ class Focal : public cerebra::Loss {
         balanced_(p.get_string("class_weights") == "balanced") {}
 
   void prepare(const cerebra::LossContext& context) override {
+    if (!context.label_sets.empty()) {
+      throw cerebra::Error("[loss] focal does not take coarse labels ([extra_training]); use cross_entropy");
+    }
     if (!alpha_.empty() && alpha_.size() != context.class_names.size()) {
       throw cerebra::Error("[loss] focal: alpha has " + std::to_string(alpha_.size()) + " values but the data has " +
                            std::to_string(context.class_names.size()) + " classes; give one per class or none");
