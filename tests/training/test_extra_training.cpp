@@ -30,11 +30,11 @@ void write_class(const fs::path& root, const std::string& name, int first_seed, 
 }
 
 std::string pipeline(const fs::path& mine, const fs::path& extra, const std::string& labels,
-                     const std::string& loss = "cross_entropy") {
+                     const std::string& loss = "cross_entropy", const std::string& extra_type = "image_folder") {
   return "[run]\nseed = 3\nthreads = 1\n[dataset]\ntype = \"image_folder\"\nroot = \"" + mine.string() +
          "\"\n[split]\ntrain = 0.6\nval = 0.2\ntest = 0.2\n[[preprocess]]\ntype = \"resize\"\nsize = 32\n"
          "[model]\ntype = \"cnn\"\ninput_size = 32\n[training]\nepochs = 1\nbatch_size = 8\n[loss]\ntype = \"" +
-         loss + "\"\n[extra_training]\ndataset = \"image_folder\"\nroot = \"" + extra.string() +
+         loss + "\"\n[extra_training]\ndataset = \"" + extra_type + "\"\nroot = \"" + extra.string() +
          "\"\nlabels = [" + labels + "]\n";
 }
 
@@ -99,6 +99,31 @@ TEST(ExtraTraining, JoinsTrainOnlyWithCoarseLabelsAndWithoutCopiesOfTheDatasetsI
   ASSERT_EQ(metrics.size(), 1u);
   EXPECT_GE(metrics[0]["train_accuracy"].get<double>(), 0.0);
   EXPECT_LE(metrics[0]["train_accuracy"].get<double>(), 1.0);
+}
+
+TEST(ExtraTraining, TheExtraDatasetsOwnTestFolderNeverJoins) {
+  TempDir dir;
+  const fs::path mine = dir.file("mine"), extra = dir.file("four");
+  write_class(mine, "a", 0, 5);
+  write_class(mine, "b", 100, 5);
+  int seed = 300;
+  for (const char* name : {"glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor"}) {
+    write_class(extra / "Training", name, seed, 2);
+    write_class(extra / "Testing", name, seed + 50, 2);
+    seed += 100;
+  }
+  write_text(dir.file("p.toml"), pipeline(mine, extra, "\"glioma_tumor = a | b\", \"no_tumor = a\"",
+                                          "cross_entropy", "brain_tumor_4class"));
+  const auto result = run_command(cli() + " run " + dir.file("p.toml") + " --set run.output=" + dir.file("runs"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const auto rows = manifest(only_run(dir.file("runs")));
+  std::size_t training = 0, testing = 0;
+  for (const auto& [file, row] : rows) {
+    training += file.find("/Training/") != std::string::npos ? 1 : 0;
+    testing += file.find("/Testing/") != std::string::npos ? 1 : 0;
+  }
+  EXPECT_EQ(training, 4u) << "glioma and no tumour from Training/";
+  EXPECT_EQ(testing, 0u) << "the extra dataset's Testing/ folder was trained on";
 }
 
 TEST(ExtraTraining, ABadLabelListOrALossWithoutCoarseLabelsIsNamed) {

@@ -141,7 +141,8 @@ std::shared_ptr<const Dataset> add_extra_training(const Pipeline& pipeline, cons
   std::vector<Sample> joining;
   for (Sample sample : extra->samples()) {
     auto label = labels.find(sample.label);
-    if (label == labels.end()) continue;
+    // Its own fixed test images (a Testing/ folder) stay for evaluating it.
+    if (label == labels.end() || sample.subset == "test") continue;
     sample.label = label->second;
     sample.subset = kExtraSubset;
     joining.push_back(std::move(sample));
