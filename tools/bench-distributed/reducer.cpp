@@ -6,8 +6,8 @@
 // default; Reducer's first bucket 1 MiB as DDP's); the two take turns in
 // rounds of --steps steps, so drift hits both alike. Each rank is one process
 // started with torchrun's variables (tools/bench-distributed/reducer.sh):
-//   RANK=r WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=p \
-//     cerebra-bench-reducer --model cnn --size 64 --batch 16 --threads 1
+//   RANK=r WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=p cerebra-bench-reducer --model cnn --size 64
+//     --batch 16 --threads 1   (one line)
 #include <algorithm>
 #include <chrono>
 #include <iostream>

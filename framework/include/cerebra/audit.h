@@ -132,7 +132,7 @@ struct AuditSource {
   std::vector<std::string> class_names;
   std::vector<Sample> samples;
   std::map<std::string, std::string> split_of;  // sample id -> train/val/test; empty when unsplit
-  std::string split_note;  // how the split was made, when worth saying (a source-held-out split)
+  std::string split_note = "";  // how the split was made, when worth saying (a source-held-out split)
   // Source clusters for this source: a source-held-out pipeline's own
   // [split] source_clusters, so that the audit's clusters are the split's;
   // -1: AuditOptions::clusters.
