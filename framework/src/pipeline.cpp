@@ -416,6 +416,26 @@ void check_split(const ConfigNode& root, const Parameters& split, const Registry
   }
 }
 
+// [extra_training] names a registered dataset and, with it, at least one label
+// entry (the entries themselves are checked against the class names when the
+// split is made: that needs the datasets' folders).
+void check_extra_training(const ConfigNode& root, const Parameters& extra, const Registry& registry,
+                          std::vector<Diagnostic>& diagnostics) {
+  const std::string name = extra.get_string("dataset");
+  if (name.empty()) return;
+  const ConfigNode* node = root.find("extra_training");
+  const SourceLocation where = node ? node->where : root.where;
+  const auto known = registry.names(kinds::dataset);
+  if (std::find(known.begin(), known.end(), name) == known.end()) {
+    diagnostics.push_back({where, fmt::format("[extra_training]: dataset: '{}' is not a registered dataset{}", name,
+                                              did_you_mean(name, known))});
+  }
+  if (extra.get_strings("labels").empty()) {
+    diagnostics.push_back({where, "[extra_training]: labels: empty; name the classes that join, as "
+                                  "\"CLASS = A | B\""});
+  }
+}
+
 // A variant listed twice would silently weigh double in the average.
 void check_tta(const ConfigNode& root, const std::vector<std::string>& names, std::vector<Diagnostic>& diagnostics) {
   const ConfigNode* evaluation = root.find("evaluation");
@@ -526,6 +546,9 @@ Pipeline resolve_pipeline(const ConfigNode& root, const Registry& registry) {
   }
   if (auto it = pipeline.settings.find("split"); it != pipeline.settings.end()) {
     check_split(root, it->second, registry, diagnostics);
+  }
+  if (auto it = pipeline.settings.find("extra_training"); it != pipeline.settings.end()) {
+    check_extra_training(root, it->second, registry, diagnostics);
   }
 
   if (auto it = pipeline.settings.find("evaluation"); it != pipeline.settings.end() && it->second.has("tta")) {
