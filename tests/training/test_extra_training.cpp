@@ -5,6 +5,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "pictures.h"
 #include "run_support.h"
 #include "test_support.h"
 
@@ -13,14 +14,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-cv::Mat picture(int seed) {
-  cv::Mat image(40, 40, CV_8UC1);
-  cv::RNG rng(static_cast<std::uint64_t>(seed) * 7919u + 17u);
-  rng.fill(image, cv::RNG::UNIFORM, 0, 255);
-  cv::GaussianBlur(image, image, cv::Size(7, 7), 2.0);
-  cv::normalize(image, image, 0, 255, cv::NORM_MINMAX);
-  return image;
-}
+cv::Mat picture(int seed) { return noise_picture(seed, 40); }
 
 void write_class(const fs::path& root, const std::string& name, int first_seed, int count) {
   fs::create_directories(root / name);

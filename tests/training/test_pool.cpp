@@ -9,6 +9,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "pictures.h"
 #include "run_support.h"
 #include "test_support.h"
 
@@ -17,15 +18,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A picture of its own: blurred noise from `seed`, so no two are near copies.
-cv::Mat picture(int seed) {
-  cv::Mat image(48, 48, CV_8UC1);
-  cv::RNG rng(static_cast<std::uint64_t>(seed) * 7919u + 17u);
-  rng.fill(image, cv::RNG::UNIFORM, 0, 255);
-  cv::GaussianBlur(image, image, cv::Size(7, 7), 2.0);
-  cv::normalize(image, image, 0, 255, cv::NORM_MINMAX);
-  return image;
-}
+cv::Mat picture(int seed) { return noise_picture(seed, 48); }
 
 // Two class folders of `per_class` pictures each; seeds start at `first_seed`;
 // `gain` sets the source's brightness, so a probe can tell the sources apart.
