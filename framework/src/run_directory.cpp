@@ -157,10 +157,12 @@ void write_split_manifest(const std::string& path, const SplitResult& split,
   auto rows = [&](const std::vector<Sample>& samples, const char* name) {
     for (const auto& sample : samples) {
       std::string label = class_name(sample.label, class_names);
-      const auto set = static_cast<std::size_t>(sample.label) - class_names.size();
-      if (sample.label >= 0 && static_cast<std::size_t>(sample.label) >= class_names.size() &&
-          set < split.label_sets.size()) {
-        for (int c : split.label_sets[set]) label += (label.empty() ? "" : "|") + class_name(c, class_names);
+      // A coarse label ([extra_training]) is written as its classes: "a|b".
+      const auto set = static_cast<std::size_t>(std::max(sample.label, 0));
+      if (set >= class_names.size() && set - class_names.size() < split.label_sets.size()) {
+        for (int c : split.label_sets[set - class_names.size()]) {
+          label += (label.empty() ? "" : "|") + class_name(c, class_names);
+        }
       }
       auto group = split.group_of.find(sample.id);
       std::vector<std::string> record{sample.id, label.empty() ? std::to_string(sample.label) : label, name,

@@ -8,6 +8,7 @@
 
 #include "cerebra/audit.h"
 #include "cerebra/pipeline.h"
+#include "cerebra/error.h"
 #include "cerebra/registry.h"
 
 namespace cerebra {
@@ -20,12 +21,6 @@ std::string trimmed(const std::string& text) {
   const auto first = text.find_first_not_of(" \t");
   if (first == std::string::npos) return "";
   return text.substr(first, text.find_last_not_of(" \t") - first + 1);
-}
-
-std::string joined(const std::vector<std::string>& names) {
-  std::string text;
-  for (const auto& name : names) text += (text.empty() ? "" : ", ") + name;
-  return text;
 }
 
 int index_of(const std::vector<std::string>& names, const std::string& name) {
@@ -92,7 +87,7 @@ std::vector<CoarseLabel> parse_coarse_labels(const std::vector<std::string>& ent
     label.extra_class = index_of(extra_classes, name);
     if (label.extra_class < 0) {
       throw Error(fmt::format("{}: the extra dataset has no class '{}' (it has {})", where, name,
-                              joined(extra_classes)));
+                              join(extra_classes)));
     }
     for (const auto& item : result) {
       if (item.extra_class == label.extra_class) throw Error(where + ": '" + name + "' is given twice");
@@ -104,7 +99,7 @@ std::vector<CoarseLabel> parse_coarse_labels(const std::vector<std::string>& ent
       const std::string target = trimmed(rest.substr(start, bar - start));
       const int index = index_of(classes, target);
       if (index < 0) {
-        throw Error(fmt::format("{}: this dataset has no class '{}' (it has {})", where, target, joined(classes)));
+        throw Error(fmt::format("{}: this dataset has no class '{}' (it has {})", where, target, join(classes)));
       }
       if (std::find(label.classes.begin(), label.classes.end(), index) == label.classes.end()) {
         label.classes.push_back(index);
@@ -122,20 +117,12 @@ std::shared_ptr<const Dataset> add_extra_training(const Pipeline& pipeline, cons
                                                   const std::vector<Sample>& samples, SplitResult& split) {
   const Parameters& section = pipeline.section("extra_training");
   const std::string name = section.get_string("dataset");
-  if (name.empty()) return dataset;
-  if (registry.try_find(kinds::dataset, name) == nullptr) {
-    throw Error(fmt::format("[extra_training] dataset: '{}' is not a registered dataset (cerebra list datasets)",
-                            name));
-  }
+  if (name.empty()) return dataset;  // loading the pipeline checked the name and that labels is not empty
   Parameters parameters;
   if (!section.get_string("root").empty()) parameters.set("root", section.get_string("root"));
   std::shared_ptr<const Dataset> extra = registry.create_as<Dataset>(kinds::dataset, name, parameters);
   const auto classes = dataset->class_names();
   const auto coarse = parse_coarse_labels(section.get_strings("labels"), extra->class_names(), classes);
-  if (coarse.empty()) {
-    throw Error("[extra_training] labels: empty; name at least one of the extra dataset's classes (it has " +
-                joined(extra->class_names()) + ")");
-  }
   const std::map<int, int> labels = label_map(coarse, classes.size(), split.label_sets);
 
   std::vector<Sample> joining;
